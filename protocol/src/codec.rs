@@ -54,6 +54,7 @@ enum Pending {
 pub struct Decoder {
     limits: Limits,
     pending: Option<Pending>,
+    mpub_topic: Option<String>,
 }
 
 impl Decoder {
@@ -61,6 +62,7 @@ impl Decoder {
         Decoder {
             limits,
             pending: None,
+            mpub_topic: None,
         }
     }
 
@@ -95,12 +97,48 @@ impl Decoder {
             let params: Vec<&[u8]> = parts.collect();
             let name = CommandName::parse(word);
             check(name)?;
+            self.mpub_topic = None;
             match self.parse_line(name, word, &params)? {
                 Line::Done(cmd) => return Ok(Some(cmd)),
-                Line::Body(head) => self.pending = Some(Pending::Size(head)),
+                Line::Body(head) => {
+                    if let Head::Mpub(topic) = &head {
+                        self.mpub_topic = Some(topic.clone());
+                    }
+                    self.pending = Some(Pending::Size(head));
+                }
             }
         }
         self.decode_body(buf)
+    }
+
+    /// The peer closed its side. If a command was cut short in its size or body, this is
+    /// the error the reference reports for it (sent before closing); `None` otherwise.
+    pub fn eof_error(&mut self, buf: &BytesMut) -> Option<ProtocolError> {
+        let (head, size_read) = match self.pending.take()? {
+            Pending::Size(head) => (head, false),
+            Pending::Body(head, _) => (head, true),
+        };
+        let (code, cmd, what) = match &head {
+            Head::Identify => (ErrorCode::BadBody, "IDENTIFY", "body"),
+            Head::Auth => (ErrorCode::BadBody, "AUTH", "body"),
+            Head::Pub(_) => (ErrorCode::BadMessage, "PUB", "message body"),
+            Head::Dpub(..) => (ErrorCode::BadMessage, "DPUB", "message body"),
+            Head::Mpub(_) if size_read => {
+                return split_mpub(Bytes::copy_from_slice(buf), &self.limits).err();
+            }
+            Head::Mpub(_) => (ErrorCode::BadBody, "MPUB", "body"),
+        };
+        let suffix = if size_read { "" } else { " size" };
+        Some(ProtocolError::new(
+            code,
+            format!("{cmd} failed to read {what}{suffix}"),
+        ))
+    }
+
+    /// The topic of the MPUB whose body is being read or failed to decode: the reference
+    /// creates that topic before it reads the body, so a malformed MPUB still creates it.
+    pub fn mpub_topic(&self) -> Option<&str> {
+        self.mpub_topic.as_deref()
     }
 
     fn decode_body(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, DecodeError> {
@@ -138,10 +176,7 @@ impl Decoder {
         let l = &self.limits;
         let cmd = match name {
             CommandName::Unknown => {
-                return Err(ProtocolError::invalid(format!(
-                    "invalid command {}",
-                    String::from_utf8_lossy(word)
-                )))
+                return Err(ProtocolError::invalid("invalid command ").with_raw(word))
             }
             CommandName::Identify => return Ok(Line::Body(Head::Identify)),
             CommandName::Auth => {
@@ -206,7 +241,7 @@ impl Decoder {
                 let count = match params.first() {
                     None => 1,
                     Some(p) => parse_digits(p).ok_or_else(|| {
-                        ProtocolError::invalid(format!("RDY could not parse count {}", lossy(p)))
+                        ProtocolError::invalid("RDY could not parse count ").with_raw(p)
                     })?,
                 };
                 if count > l.max_rdy_count {
@@ -676,6 +711,71 @@ mod tests {
             decode_one_err(&body("MPUB t\n", &m)),
             "E_BAD_MESSAGE MPUB message too big 101 > 100"
         );
+    }
+
+    #[test]
+    fn raw_bytes_are_echoed() {
+        let mut dec = Decoder::new(limits());
+        let mut buf = BytesMut::from(&[0xde, 0xad, 0xbe, 0xef, 0x00, b'\n'][..]);
+        let Err(DecodeError::Protocol(e)) = dec.decode(&mut buf, ok) else {
+            panic!("expected error")
+        };
+        let mut want = b"E_INVALID invalid command ".to_vec();
+        want.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0x00]);
+        assert_eq!(e.frame_bytes(), want);
+    }
+
+    #[test]
+    fn eof_in_the_middle_of_a_command() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                b"PUB t\n\x00\x00".to_vec(),
+                "E_BAD_MESSAGE PUB failed to read message body size",
+            ),
+            (
+                body("PUB t\n", b"abc")[..11].to_vec(),
+                "E_BAD_MESSAGE PUB failed to read message body",
+            ),
+            (
+                b"IDENTIFY\n".to_vec(),
+                "E_BAD_BODY IDENTIFY failed to read body size",
+            ),
+            (
+                b"MPUB t\n".to_vec(),
+                "E_BAD_BODY MPUB failed to read body size",
+            ),
+            (
+                body("MPUB t\n", &mpub_body(&[b"abc"]))[..13].to_vec(),
+                "E_BAD_BODY MPUB failed to read message count",
+            ),
+            (
+                body("MPUB t\n", &mpub_body(&[b"abc"]))[..17].to_vec(),
+                "E_BAD_MESSAGE MPUB failed to read message(0) body size",
+            ),
+            (
+                body("MPUB t\n", &mpub_body(&[b"abc"]))[..20].to_vec(),
+                "E_BAD_MESSAGE MPUB failed to read message body",
+            ),
+        ];
+        for (input, want) in cases {
+            let mut dec = Decoder::new(limits());
+            let mut buf = BytesMut::from(&input[..]);
+            assert_eq!(dec.decode(&mut buf, ok), Ok(None));
+            let e = dec.eof_error(&buf).expect("an error");
+            assert_eq!(e.frame_text(), want);
+        }
+        let mut dec = Decoder::new(limits());
+        let mut buf = BytesMut::from(&b"NOP"[..]);
+        assert_eq!(dec.decode(&mut buf, ok), Ok(None));
+        assert_eq!(dec.eof_error(&buf), None);
+    }
+
+    #[test]
+    fn mpub_topic_is_remembered_for_errors() {
+        let mut dec = Decoder::new(limits());
+        let mut buf = BytesMut::from(&body("MPUB events\n", b"")[..]);
+        assert!(dec.decode(&mut buf, ok).is_err());
+        assert_eq!(dec.mpub_topic(), Some("events"));
     }
 
     #[test]

@@ -66,6 +66,8 @@ impl ErrorCode {
 pub struct ProtocolError {
     pub code: ErrorCode,
     pub desc: String,
+    /// Client bytes echoed verbatim after `desc` (the reference prints them raw).
+    pub raw: Vec<u8>,
 }
 
 impl ProtocolError {
@@ -73,7 +75,24 @@ impl ProtocolError {
         ProtocolError {
             code,
             desc: desc.into(),
+            raw: Vec::new(),
         }
+    }
+
+    /// Append client-supplied bytes to the description, unchanged.
+    pub fn with_raw(mut self, raw: &[u8]) -> Self {
+        self.raw = raw.to_vec();
+        self
+    }
+
+    /// The error frame's data, bytes exactly as the reference writes them.
+    pub fn frame_bytes(&self) -> Vec<u8> {
+        if self.desc.is_empty() && self.raw.is_empty() && self.code == ErrorCode::BadProtocol {
+            return self.code.as_str().as_bytes().to_vec();
+        }
+        let mut v = format!("{} {}", self.code.as_str(), self.desc).into_bytes();
+        v.extend_from_slice(&self.raw);
+        v
     }
 
     pub fn invalid(desc: impl Into<String>) -> Self {
@@ -84,12 +103,18 @@ impl ProtocolError {
         self.code.is_fatal()
     }
 
-    /// The error frame's data: `CODE desc` (just `CODE` when there is no description).
+    /// The error frame's data as text: `CODE desc` (just `CODE` when there is no
+    /// description); raw client bytes, if any, are shown lossily.
     pub fn frame_text(&self) -> String {
         if self.desc.is_empty() && self.code == ErrorCode::BadProtocol {
             return self.code.as_str().to_string();
         }
-        format!("{} {}", self.code.as_str(), self.desc)
+        format!(
+            "{} {}{}",
+            self.code.as_str(),
+            self.desc,
+            String::from_utf8_lossy(&self.raw)
+        )
     }
 }
 

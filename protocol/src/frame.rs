@@ -23,8 +23,8 @@ pub fn put_response(out: &mut BytesMut, data: &[u8]) {
     put_frame(out, FRAME_TYPE_RESPONSE, data);
 }
 
-pub fn put_error(out: &mut BytesMut, text: &str) {
-    put_frame(out, FRAME_TYPE_ERROR, text.as_bytes());
+pub fn put_error(out: &mut BytesMut, text: &[u8]) {
+    put_frame(out, FRAME_TYPE_ERROR, text);
 }
 
 /// Append a message frame; the body is copied once, straight into the output buffer.

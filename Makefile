@@ -1,0 +1,63 @@
+# Build, run, test and lint the NSQ daemons. `make test` is what CI runs (via .ci/run).
+
+CARGO    ?= cargo
+PYTHON   ?= python3
+NSQD_DBG := $(CURDIR)/target/debug/nsqd
+REF_BIN  := $(CURDIR)/tests/reference/bin
+DATA     ?= $(CURDIR)/data
+TARGET   ?= x86_64-unknown-linux-gnu
+
+.PHONY: all build release run test lint unit compat compat-go compat-python reference deps dist clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --bins
+
+release:
+	$(CARGO) build --release --workspace --bins
+
+## Start nsqd on its default ports (4150 TCP, 4151 HTTP) with data in ./data.
+run: release
+	mkdir -p $(DATA)
+	./target/release/nsqd --data-path=$(DATA)
+
+## Everything CI checks: formatting and lints, unit + integration tests, real-client compat.
+test: lint build reference unit compat
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: build reference
+	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) $(CARGO) test --workspace
+
+compat: compat-go compat-python
+
+compat-go: build
+	cd tests/compat/go && NSQD_BIN=$(NSQD_DBG) go test -count=1 -v ./...
+
+compat-python: build
+	NSQD_BIN=$(NSQD_DBG) $(PYTHON) -m pytest -v tests/compat/python
+
+## The reference Go daemons (v1.3.0), for interchange tests and side-by-side benchmarks.
+reference: $(REF_BIN)/nsqd
+
+$(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
+	cd tests/reference && go build -o bin/nsqlookupd github.com/nsqio/nsq/apps/nsqlookupd
+
+## Client libraries the compat tests use (pinned).
+deps:
+	$(PYTHON) -m pip install -q -r tests/compat/python/requirements.txt
+	cd tests/compat/go && go mod download
+	cd tests/reference && go mod download
+
+## Statically linked release binaries in target/$(TARGET)/release.
+dist:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --workspace --bins --target $(TARGET)
+	@for b in nsqd; do f=target/$(TARGET)/release/$$b; ldd $$f 2>&1 | grep -Eq "not a dynamic executable|statically linked" && echo "$$f: static"; done
+
+clean:
+	$(CARGO) clean
+	rm -rf $(REF_BIN)

@@ -1,0 +1,414 @@
+//! The broker's shared state: the topic map, connected clients, health, and the metadata
+//! that ties them to `nsqd.dat`. Everything a connection or HTTP handler needs hangs off
+//! one `Arc<Nsqd>`.
+//!
+//! Locks: `topics` (RwLock) is held only to look up, insert or remove a topic; the topic
+//! and channel locks are never taken while holding it for longer than a clone.
+
+use crate::channel::Channel;
+use crate::client::ClientShared;
+use crate::config::Config;
+use crate::lock;
+use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
+use crate::tcp::identify::{IdentifyLimits, Negotiated};
+use crate::topic::{QueueSettings, Topic, TopicError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+/// The default client heartbeat (the reference's fixed client timeout is 60 s).
+pub const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
+/// How often deferred messages and disk syncs are checked.
+const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
+
+#[derive(Debug)]
+pub struct Nsqd {
+    pub config: Arc<Config>,
+    pub settings: Arc<QueueSettings>,
+    pub identify_limits: IdentifyLimits,
+    pub decoder_limits: protocol::Limits,
+    pub max_msg_timeout: Duration,
+    pub tcp_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    /// Unix seconds.
+    pub start_time: i64,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
+    next_client_id: AtomicU64,
+    unhealthy: AtomicBool,
+    health_error: Mutex<String>,
+    metadata_dirty: Notify,
+    /// Serialises `nsqd.dat` writes so an older snapshot never overwrites a newer one.
+    metadata_write: Mutex<()>,
+    /// `nsqlookupd_tcp_addresses`, changeable at runtime over HTTP.
+    lookupd_addresses: Mutex<Vec<String>>,
+}
+
+impl Nsqd {
+    pub fn new(
+        config: Config,
+        tcp_addr: SocketAddr,
+        http_addr: Option<SocketAddr>,
+        shutdown: CancellationToken,
+    ) -> Nsqd {
+        let c = &config;
+        let settings = QueueSettings {
+            data_path: c.data_path_or_cwd(),
+            mem_queue_size: usize::try_from(c.mem_queue_size).unwrap_or(0),
+            max_bytes_per_file: c.max_bytes_per_file,
+            sync_every: c.sync_every.max(1) as u64,
+            sync_timeout: c.sync_timeout,
+            max_msg_size: c.max_msg_size,
+            node_id: c.node_id,
+            max_channel_consumers: usize::try_from(c.max_channel_consumers).unwrap_or(0),
+        };
+        let identify_limits = IdentifyLimits {
+            default_heartbeat: DEFAULT_HEARTBEAT,
+            max_heartbeat_interval: c.max_heartbeat_interval,
+            default_output_buffer_size: 16 * 1024,
+            max_output_buffer_size: usize::try_from(c.max_output_buffer_size).unwrap_or(0),
+            default_output_buffer_timeout: c.output_buffer_timeout,
+            min_output_buffer_timeout: c.min_output_buffer_timeout,
+            max_output_buffer_timeout: c.max_output_buffer_timeout,
+            default_msg_timeout: c.msg_timeout,
+            max_msg_timeout: c.max_msg_timeout,
+            max_rdy_count: c.max_rdy_count.max(0) as u64,
+            snappy: c.snappy,
+            deflate: c.deflate,
+            max_deflate_level: i64::from(c.max_deflate_level),
+            tls_available: false,
+            auth_required: !c.auth_http_addresses.is_empty(),
+        };
+        let decoder_limits = protocol::Limits {
+            max_msg_size: c.max_msg_size,
+            max_body_size: c.max_body_size,
+            max_rdy_count: c.max_rdy_count.max(0) as u64,
+            max_req_timeout_ms: c.max_req_timeout.as_millis() as u64,
+        };
+        Nsqd {
+            max_msg_timeout: c.max_msg_timeout,
+            settings: Arc::new(settings),
+            identify_limits,
+            decoder_limits,
+            lookupd_addresses: Mutex::new(c.nsqlookupd_tcp_addresses.clone()),
+            config: Arc::new(config),
+            tcp_addr,
+            http_addr,
+            start_time: crate::unix_now(),
+            shutdown,
+            tracker: TaskTracker::new(),
+            topics: RwLock::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            unhealthy: AtomicBool::new(false),
+            health_error: Mutex::new(String::new()),
+            metadata_dirty: Notify::new(),
+            metadata_write: Mutex::new(()),
+        }
+    }
+
+    /// The settings of a client that never sent IDENTIFY.
+    pub fn default_negotiated(&self) -> Negotiated {
+        let l = &self.identify_limits;
+        Negotiated {
+            heartbeat: Some(l.default_heartbeat),
+            output_buffer_size: l.default_output_buffer_size,
+            output_buffer_timeout: l.default_output_buffer_timeout,
+            sample_rate: 0,
+            msg_timeout: l.default_msg_timeout,
+            tls: false,
+            snappy: false,
+            deflate: false,
+            deflate_level: 6,
+        }
+    }
+
+    /// An option's current value for `GET /config/<key>` (runtime-mutable ones included).
+    pub fn runtime_option(&self, key: &str) -> Option<serde_json::Value> {
+        match key {
+            "nsqlookupd_tcp_addresses" => Some(serde_json::json!(*lock(&self.lookupd_addresses))),
+            "log_level" => Some(serde_json::json!(crate::logging::level())),
+            _ => self.config.get_option_json(key),
+        }
+    }
+
+    pub fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+        *lock(&self.lookupd_addresses) = addrs;
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register_client(&self, c: Arc<ClientShared>) {
+        lock(&self.clients).insert(c.id, c);
+    }
+
+    pub fn unregister_client(&self, id: u64) {
+        lock(&self.clients).remove(&id);
+    }
+
+    pub fn clients(&self) -> Vec<Arc<ClientShared>> {
+        lock(&self.clients).values().cloned().collect()
+    }
+
+    // ---- topics and channels -------------------------------------------------------
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Topics sorted by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub fn get_or_create_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
+        }
+        let topic = {
+            let mut map = self.topics.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(t) = map.get(name) {
+                return Ok(Arc::clone(t));
+            }
+            let t = Arc::new(Topic::new(name, Arc::clone(&self.settings))?);
+            map.insert(name.to_string(), Arc::clone(&t));
+            t
+        };
+        info!(topic = %name, "topic created");
+        if !topic.ephemeral {
+            self.persist_soon();
+        }
+        Ok(topic)
+    }
+
+    pub fn get_or_create_channel(
+        &self,
+        topic: &Arc<Topic>,
+        name: &str,
+    ) -> Result<Arc<Channel>, TopicError> {
+        let (ch, created) = topic.get_or_create_channel(name)?;
+        if created && !ch.ephemeral && !topic.ephemeral {
+            self.persist_soon();
+        }
+        Ok(ch)
+    }
+
+    /// Delete a topic and all its channels. Returns false if it did not exist.
+    pub fn delete_topic(&self, name: &str) -> bool {
+        let removed = self
+            .topics
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        let Some(topic) = removed else { return false };
+        topic.delete();
+        info!(topic = %name, "topic deleted");
+        if !topic.ephemeral {
+            self.persist_soon();
+        }
+        true
+    }
+
+    pub fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
+        let deleted = topic.delete_channel(name);
+        if deleted {
+            if topic.ephemeral && topic.channel_count() == 0 {
+                self.delete_topic(&topic.name);
+            } else if !protocol::names::is_ephemeral(name) {
+                self.persist_soon();
+            }
+        }
+        deleted
+    }
+
+    /// The last consumer of an ephemeral channel left.
+    pub fn delete_ephemeral_channel(&self, topic: &Arc<Topic>, channel: &Arc<Channel>) {
+        if channel.consumer_count() == 0
+            && topic
+                .channel(&channel.name)
+                .is_some_and(|c| Arc::ptr_eq(&c, channel))
+        {
+            self.delete_channel(topic, &channel.name);
+        }
+    }
+
+    // ---- health ----------------------------------------------------------------------
+
+    pub fn publish_failed(&self, e: &TopicError) {
+        if let TopicError::Disk(err) = e {
+            *lock(&self.health_error) = err.to_string();
+            self.unhealthy.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn publish_succeeded(&self) {
+        if self.unhealthy.load(Ordering::Relaxed) {
+            self.unhealthy.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// `OK` or `NOK - <error>`.
+    pub fn health(&self) -> String {
+        if self.unhealthy.load(Ordering::Relaxed) {
+            format!("NOK - {}", lock(&self.health_error))
+        } else {
+            "OK".to_string()
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        !self.unhealthy.load(Ordering::Relaxed)
+    }
+
+    // ---- metadata --------------------------------------------------------------------
+
+    /// Ask the metadata task to write `nsqd.dat` soon.
+    pub fn persist_soon(&self) {
+        self.metadata_dirty.notify_one();
+    }
+
+    fn snapshot_metadata(&self) -> Metadata {
+        let topics: Vec<TopicMeta> = self
+            .topics()
+            .iter()
+            .filter(|t| !t.ephemeral)
+            .map(|t| {
+                let channels: Vec<ChannelMeta> = t
+                    .channels()
+                    .iter()
+                    .filter(|c| !c.ephemeral)
+                    .map(|c| ChannelMeta {
+                        name: c.name.clone(),
+                        paused: c.is_paused(),
+                    })
+                    .collect();
+                TopicMeta {
+                    name: t.name.clone(),
+                    paused: t.is_paused(),
+                    channels: (!channels.is_empty()).then_some(channels),
+                }
+            })
+            .collect();
+        Metadata {
+            topics: (!topics.is_empty()).then_some(topics),
+            version: crate::VERSION.to_string(),
+        }
+    }
+
+    /// Write `nsqd.dat` now (blocking file I/O: call from a blocking context).
+    pub fn persist_metadata(&self) -> Result<(), MetadataError> {
+        let _guard = lock(&self.metadata_write);
+        let md = self.snapshot_metadata();
+        metadata::save(&self.settings.data_path, &md)
+    }
+
+    /// `persist_metadata` off the async threads.
+    pub async fn persist_metadata_async(self: &Arc<Self>) -> Result<(), MetadataError> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || me.persist_metadata())
+            .await
+            .unwrap_or_else(|e| {
+                Err(MetadataError::Write {
+                    path: metadata::path(&self.settings.data_path),
+                    source: std::io::Error::other(e),
+                })
+            })
+    }
+
+    /// Recreate topics, channels and paused flags from `nsqd.dat`.
+    pub fn load_metadata(self: &Arc<Self>) -> Result<(), anyhow::Error> {
+        let Some(md) = metadata::load(&self.settings.data_path)? else {
+            return Ok(());
+        };
+        for tm in md.topics.unwrap_or_default() {
+            if !protocol::names::is_valid(tm.name.as_bytes()) {
+                warn!(topic = %tm.name, "skipping creation of invalid topic");
+                continue;
+            }
+            let topic = self.get_or_create_topic(&tm.name)?;
+            for cm in tm.channels.unwrap_or_default() {
+                if !protocol::names::is_valid(cm.name.as_bytes()) {
+                    warn!(channel = %cm.name, "skipping creation of invalid channel");
+                    continue;
+                }
+                let ch = self.get_or_create_channel(&topic, &cm.name)?;
+                if cm.paused {
+                    ch.set_paused(true);
+                }
+            }
+            if tm.paused {
+                topic.set_paused(true);
+            }
+        }
+        Ok(())
+    }
+
+    // ---- background tasks ------------------------------------------------------------
+
+    /// Write `nsqd.dat` whenever asked, until shutdown.
+    pub async fn metadata_loop(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.metadata_dirty.notified() => {
+                    if let Err(e) = self.persist_metadata_async().await {
+                        error!(error = %e, "failed to persist metadata");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every 100 ms: due deferred and orphaned messages, and disk-queue sync timeouts.
+    pub async fn scan_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(SCAN_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    let me = Arc::clone(&self);
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let now = Instant::now();
+                        for t in me.topics() {
+                            t.scan(now);
+                        }
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// Shutdown after the clients are gone: persist metadata, write every queue to disk.
+    pub fn close(&self) {
+        if let Err(e) = self.persist_metadata() {
+            error!(error = %e, "failed to persist metadata");
+        }
+        for t in self.topics() {
+            t.close();
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! An NSQ channel: its queued messages (memory + disk), its deferred set (DPUB, REQ with a
+//! delay, and the in-flight messages of clients that went away, which wait there for their
+//! deadline), its consumers and its counters.
+//!
+//! In-flight messages are NOT kept here: each connection task owns the table of messages it
+//! was sent (only that client may FIN/REQ/TOUCH them), so the hot path takes this channel's
+//! lock once per batch of deliveries and never per FIN. The channel only keeps the count,
+//! and an `epoch` that `empty` bumps so that clients drop messages delivered before it.
+
+use crate::client::ClientShared;
+use crate::lock;
+use crate::queue::{Backlog, DiskQueueError};
+use protocol::{Message, MessageId};
+use std::cmp::{Ordering as CmpOrdering, Reverse};
+use std::collections::{BinaryHeap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{error, warn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimedKind {
+    /// DPUB or REQ with a delay: counted in `deferred_count`.
+    Deferred,
+    /// In flight to a client that disconnected: counted in `in_flight_count` until its
+    /// deadline, then requeued as a timeout (the reference's behaviour).
+    Orphan,
+}
+
+#[derive(Debug)]
+struct Timed {
+    due: Instant,
+    seq: u64,
+    kind: TimedKind,
+    msg: Message,
+}
+
+impl PartialEq for Timed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Timed {}
+impl PartialOrd for Timed {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timed {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    backlog: Backlog,
+    timed: BinaryHeap<Reverse<Timed>>,
+    deferred_ids: HashSet<MessageId>,
+    seq: u64,
+    consumers: Vec<Arc<ClientShared>>,
+    wake_cursor: usize,
+}
+
+/// Why a REQ/deferral could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("exiting")]
+    Exiting,
+    #[error("ID already deferred")]
+    AlreadyDeferred,
+    #[error("consumers for {topic}:{channel} exceeds limit of {limit}")]
+    TooManyConsumers {
+        topic: String,
+        channel: String,
+        limit: usize,
+    },
+    #[error(transparent)]
+    Disk(#[from] DiskQueueError),
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    pub name: String,
+    pub topic_name: String,
+    pub ephemeral: bool,
+    state: Mutex<State>,
+    paused: AtomicBool,
+    exiting: AtomicBool,
+    epoch: AtomicU64,
+    pub message_count: AtomicU64,
+    pub requeue_count: AtomicU64,
+    pub timeout_count: AtomicU64,
+    in_flight: AtomicU64,
+    deferred: AtomicU64,
+    max_consumers: usize,
+}
+
+/// A point-in-time view for `/stats`.
+#[derive(Debug, Clone)]
+pub struct ChannelSnapshot {
+    pub name: String,
+    pub depth: u64,
+    pub backend_depth: u64,
+    pub in_flight_count: u64,
+    pub deferred_count: u64,
+    pub message_count: u64,
+    pub requeue_count: u64,
+    pub timeout_count: u64,
+    pub paused: bool,
+    pub clients: Vec<Arc<ClientShared>>,
+}
+
+impl Channel {
+    pub fn new(topic_name: &str, name: &str, backlog: Backlog, max_consumers: usize) -> Channel {
+        Channel {
+            name: name.to_string(),
+            topic_name: topic_name.to_string(),
+            ephemeral: protocol::names::is_ephemeral(name),
+            state: Mutex::new(State {
+                backlog,
+                timed: BinaryHeap::new(),
+                deferred_ids: HashSet::new(),
+                seq: 0,
+                consumers: Vec::new(),
+                wake_cursor: 0,
+            }),
+            paused: AtomicBool::new(false),
+            exiting: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            message_count: AtomicU64::new(0),
+            requeue_count: AtomicU64::new(0),
+            timeout_count: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+            max_consumers,
+        }
+    }
+
+    /// Messages copied in from the topic (counted in `message_count`).
+    pub fn put(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
+        self.message_count
+            .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        self.enqueue(msgs)
+    }
+
+    fn enqueue(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
+        let mut st = lock(&self.state);
+        st.backlog.push(msgs)?;
+        wake_consumers(&mut st, msgs.len() as u64);
+        Ok(())
+    }
+
+    /// A deferred publish copied in from the topic (counted in `message_count`).
+    pub fn put_deferred(&self, msg: Message, delay: Duration) -> Result<(), ChannelError> {
+        self.message_count.fetch_add(1, Ordering::Relaxed);
+        self.defer(msg, delay, TimedKind::Deferred)
+    }
+
+    fn defer(&self, msg: Message, delay: Duration, kind: TimedKind) -> Result<(), ChannelError> {
+        let mut st = lock(&self.state);
+        if kind == TimedKind::Deferred {
+            if !st.deferred_ids.insert(msg.id) {
+                return Err(ChannelError::AlreadyDeferred);
+            }
+            self.deferred.fetch_add(1, Ordering::Relaxed);
+        }
+        st.seq += 1;
+        let seq = st.seq;
+        st.timed.push(Reverse(Timed {
+            due: Instant::now() + delay,
+            seq,
+            kind,
+            msg,
+        }));
+        Ok(())
+    }
+
+    /// Take up to `max` messages for delivery; they count as in flight from now on.
+    /// Returns the epoch they belong to. Nothing is returned while the channel is paused.
+    pub fn take(&self, max: usize, out: &mut Vec<Message>) -> u64 {
+        if self.paused.load(Ordering::Relaxed) || self.exiting.load(Ordering::Relaxed) {
+            return self.epoch.load(Ordering::Relaxed);
+        }
+        let mut st = lock(&self.state);
+        let before = out.len();
+        if let Err(e) = st.backlog.pop_into(max, out) {
+            error!(topic = %self.topic_name, channel = %self.name, error = %e, "disk queue read failed");
+        }
+        self.in_flight
+            .fetch_add((out.len() - before) as u64, Ordering::Relaxed);
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// A message of `epoch` left flight (FIN, REQ, timeout, or dropped by sampling).
+    pub fn in_flight_done(&self, epoch: u64, n: u64) {
+        if epoch != self.epoch() {
+            return;
+        }
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
+
+    /// REQ: back to the queue now (delay 0) or into the deferred set.
+    pub fn requeue(&self, msg: Message, epoch: u64, delay: Duration) -> Result<(), ChannelError> {
+        if self.exiting.load(Ordering::Relaxed) {
+            return Err(ChannelError::Exiting);
+        }
+        self.in_flight_done(epoch, 1);
+        self.requeue_count.fetch_add(1, Ordering::Relaxed);
+        if delay.is_zero() {
+            self.enqueue(std::slice::from_ref(&msg))?;
+            Ok(())
+        } else {
+            self.defer(msg, delay, TimedKind::Deferred)
+        }
+    }
+
+    /// In-flight messages whose deadline passed: requeued at the tail.
+    pub fn timed_out(&self, msgs: &[Message], epoch: u64) {
+        if msgs.is_empty() || epoch != self.epoch() {
+            return;
+        }
+        self.in_flight_done(epoch, msgs.len() as u64);
+        self.timeout_count
+            .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        if let Err(e) = self.enqueue(msgs) {
+            error!(topic = %self.topic_name, channel = %self.name, error = %e, "requeue after timeout failed");
+        }
+    }
+
+    /// A disconnecting client hands back what it still had in flight, with deadlines.
+    pub fn adopt_orphans(&self, msgs: Vec<(Message, Instant)>, epoch: u64) {
+        if msgs.is_empty() || epoch != self.epoch() {
+            return;
+        }
+        let now = Instant::now();
+        for (msg, deadline) in msgs {
+            let delay = deadline.saturating_duration_since(now);
+            let _ = self.defer(msg, delay, TimedKind::Orphan);
+        }
+    }
+
+    /// Move due deferred/orphaned messages to the queue; periodic disk sync.
+    /// Returns true if anything was due.
+    pub fn scan(&self, now: Instant) -> bool {
+        let mut st = lock(&self.state);
+        let mut due = Vec::new();
+        let mut timeouts = 0u64;
+        while st.timed.peek().is_some_and(|t| t.0.due <= now) {
+            let Some(Reverse(t)) = st.timed.pop() else {
+                break;
+            };
+            match t.kind {
+                TimedKind::Deferred => {
+                    st.deferred_ids.remove(&t.msg.id);
+                    self.deferred.fetch_sub(1, Ordering::Relaxed);
+                }
+                TimedKind::Orphan => timeouts += 1,
+            }
+            due.push(t.msg);
+        }
+        if timeouts > 0 {
+            let _ = self
+                .in_flight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(timeouts))
+                });
+            self.timeout_count.fetch_add(timeouts, Ordering::Relaxed);
+        }
+        if !due.is_empty() {
+            if let Err(e) = st.backlog.push(&due) {
+                error!(topic = %self.topic_name, channel = %self.name, error = %e, "requeue of deferred messages failed");
+            }
+            wake_consumers(&mut st, due.len() as u64);
+        }
+        if let Err(e) = st.backlog.tick(now) {
+            warn!(topic = %self.topic_name, channel = %self.name, error = %e, "disk queue sync failed");
+        }
+        !due.is_empty()
+    }
+
+    pub fn add_consumer(&self, client: Arc<ClientShared>) -> Result<(), ChannelError> {
+        if self.exiting.load(Ordering::Relaxed) {
+            return Err(ChannelError::Exiting);
+        }
+        let mut st = lock(&self.state);
+        if st.consumers.iter().any(|c| c.id == client.id) {
+            return Ok(());
+        }
+        if self.max_consumers > 0 && st.consumers.len() >= self.max_consumers {
+            return Err(ChannelError::TooManyConsumers {
+                topic: self.topic_name.clone(),
+                channel: self.name.clone(),
+                limit: self.max_consumers,
+            });
+        }
+        st.consumers.push(client);
+        Ok(())
+    }
+
+    /// Returns the number of consumers left.
+    pub fn remove_consumer(&self, client_id: u64) -> usize {
+        let mut st = lock(&self.state);
+        st.consumers.retain(|c| c.id != client_id);
+        st.consumers.len()
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        if !paused {
+            self.wake_all();
+        }
+    }
+
+    pub fn is_exiting(&self) -> bool {
+        self.exiting.load(Ordering::Relaxed)
+    }
+
+    /// Wake every consumer (unpause, empty, a consumer gained capacity elsewhere).
+    pub fn wake_all(&self) {
+        let st = lock(&self.state);
+        for c in &st.consumers {
+            c.wake.notify_one();
+        }
+    }
+
+    /// Drop queued, deferred and in-flight messages.
+    pub fn empty(&self) -> Result<(), DiskQueueError> {
+        let mut st = lock(&self.state);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+        st.timed.clear();
+        st.deferred_ids.clear();
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.deferred.store(0, Ordering::Relaxed);
+        for c in &st.consumers {
+            c.wake.notify_one();
+        }
+        st.backlog.empty()
+    }
+
+    /// Deletion: stop, disconnect consumers, remove the data.
+    pub fn delete(&self) -> Result<(), DiskQueueError> {
+        self.exiting.store(true, Ordering::Relaxed);
+        let backlog = {
+            let mut st = lock(&self.state);
+            for c in st.consumers.drain(..) {
+                c.kick.cancel();
+            }
+            st.timed.clear();
+            std::mem::replace(&mut st.backlog, Backlog::new(0, None))
+        };
+        backlog.delete()
+    }
+
+    /// Shutdown: queued, deferred and orphaned messages all go to disk.
+    pub fn close(&self) -> Result<(), DiskQueueError> {
+        self.exiting.store(true, Ordering::Relaxed);
+        let (backlog, extra) = {
+            let mut st = lock(&self.state);
+            let extra: Vec<Message> = st.timed.drain().map(|t| t.0.msg).collect();
+            (
+                std::mem::replace(&mut st.backlog, Backlog::new(0, None)),
+                extra,
+            )
+        };
+        backlog.close(extra)
+    }
+
+    pub fn snapshot(&self) -> ChannelSnapshot {
+        let st = lock(&self.state);
+        ChannelSnapshot {
+            name: self.name.clone(),
+            depth: st.backlog.depth(),
+            backend_depth: st.backlog.disk_depth(),
+            in_flight_count: self.in_flight.load(Ordering::Relaxed),
+            deferred_count: self.deferred.load(Ordering::Relaxed),
+            message_count: self.message_count.load(Ordering::Relaxed),
+            requeue_count: self.requeue_count.load(Ordering::Relaxed),
+            timeout_count: self.timeout_count.load(Ordering::Relaxed),
+            paused: self.is_paused(),
+            clients: st.consumers.clone(),
+        }
+    }
+
+    pub fn depth(&self) -> u64 {
+        lock(&self.state).backlog.depth()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        lock(&self.state).consumers.len()
+    }
+}
+
+/// Wake consumers with free capacity, round-robin, until `n` new messages are covered.
+fn wake_consumers(st: &mut State, n: u64) {
+    let len = st.consumers.len();
+    if len == 0 {
+        return;
+    }
+    let mut covered = 0u64;
+    for i in 0..len {
+        let idx = (st.wake_cursor + i) % len;
+        let c = &st.consumers[idx];
+        let cap = c.capacity();
+        if cap > 0 {
+            c.wake.notify_one();
+            covered += cap;
+            if covered >= n {
+                st.wake_cursor = (idx + 1) % len;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! What other tasks may see of a TCP client: its identity (after IDENTIFY), counters kept
+//! up to date by the connection task, and the two signals other tasks send it (`wake`:
+//! messages or channel state changed; `kick`: close now). The connection task itself owns
+//! the socket, the in-flight table and everything else (see `tcp::conn`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub const STATE_INIT: u8 = 0;
+pub const STATE_SUBSCRIBED: u8 = 3;
+pub const STATE_CLOSING: u8 = 4;
+
+/// Fields set by IDENTIFY (and TLS/compression negotiation), read by `/stats`.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub client_id: String,
+    pub hostname: String,
+    pub user_agent: String,
+    pub sample_rate: i32,
+    pub deflate: bool,
+    pub snappy: bool,
+    pub tls: bool,
+}
+
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub remote_addr: SocketAddr,
+    /// Unix seconds.
+    pub connect_ts: i64,
+    pub wake: Notify,
+    pub kick: CancellationToken,
+    pub state: AtomicU8,
+    pub ready_count: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub message_count: AtomicU64,
+    pub finish_count: AtomicU64,
+    pub requeue_count: AtomicU64,
+    pub published: AtomicBool,
+    pub identity: Mutex<Identity>,
+    /// Messages published per topic over this connection.
+    pub pub_counts: Mutex<HashMap<String, u64>>,
+}
+
+impl ClientShared {
+    pub fn new(id: u64, remote_addr: SocketAddr, connect_ts: i64, kick: CancellationToken) -> Self {
+        let ip = remote_addr.ip().to_string();
+        ClientShared {
+            id,
+            remote_addr,
+            connect_ts,
+            wake: Notify::new(),
+            kick,
+            state: AtomicU8::new(STATE_INIT),
+            ready_count: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            message_count: AtomicU64::new(0),
+            finish_count: AtomicU64::new(0),
+            requeue_count: AtomicU64::new(0),
+            published: AtomicBool::new(false),
+            identity: Mutex::new(Identity {
+                client_id: ip.clone(),
+                hostname: ip,
+                ..Identity::default()
+            }),
+            pub_counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many more messages this client may have in flight right now.
+    pub fn capacity(&self) -> u64 {
+        if self.state.load(Ordering::Relaxed) != STATE_SUBSCRIBED {
+            return 0;
+        }
+        let rdy = self.ready_count.load(Ordering::Relaxed);
+        rdy.saturating_sub(self.in_flight.load(Ordering::Relaxed))
+    }
+
+    pub fn identity(&self) -> Identity {
+        self.identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn count_publish(&self, topic: &str, n: u64) {
+        self.published.store(true, Ordering::Relaxed);
+        let mut counts = self.pub_counts.lock().unwrap_or_else(|e| e.into_inner());
+        match counts.get_mut(topic) {
+            Some(c) => *c += n,
+            None => {
+                counts.insert(topic.to_string(), n);
+            }
+        }
+    }
+}

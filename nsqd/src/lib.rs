@@ -1,0 +1,138 @@
+//! nsqd as a library: `bind` the listeners, then `run` the broker until the shutdown token
+//! is cancelled. The binary (`main.rs`) only parses flags, sets up logging and signals; the
+//! tests call the same two functions with port-0 listeners.
+
+pub mod broker;
+pub mod channel;
+pub mod client;
+pub mod config;
+pub mod guid;
+pub mod http;
+pub mod logging;
+pub mod metadata;
+pub mod queue;
+pub mod tcp;
+pub mod topic;
+
+use anyhow::Context;
+use broker::Nsqd;
+use config::Config;
+use std::fs::File;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// The version every component reports (nsqadmin and tools parse it as semver).
+pub const VERSION: &str = "1.3.0";
+
+/// How long shutdown waits for client connections to finish before closing queues.
+const CLIENT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lock a mutex, ignoring poisoning: every critical section here leaves the data
+/// consistent between statements, so a panic elsewhere does not make it unusable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub struct Listeners {
+    pub tcp: TcpListener,
+    pub http: Option<TcpListener>,
+}
+
+/// Bind the TCP and HTTP listeners named in the config (HTTP skipped when empty).
+pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+    let tcp = TcpListener::bind(&config.tcp_address)
+        .await
+        .with_context(|| format!("listen ({}) failed", config.tcp_address))?;
+    let http = if config.http_address.is_empty() {
+        None
+    } else {
+        Some(
+            TcpListener::bind(&config.http_address)
+                .await
+                .with_context(|| format!("listen ({}) failed", config.http_address))?,
+        )
+    };
+    Ok(Listeners { tcp, http })
+}
+
+/// Take the exclusive lock on the data directory, as the reference does with flock.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<File> {
+    let f =
+        File::open(dir).with_context(|| format!("failed to open data-path {}", dir.display()))?;
+    f.try_lock().map_err(|e| {
+        anyhow::anyhow!(
+            "failed to lock data-path: cannot flock directory {} - {e} (possibly in use by another instance of nsqd)",
+            dir.display()
+        )
+    })?;
+    Ok(f)
+}
+
+/// Run nsqd until `shutdown` is cancelled, then close cleanly: clients first, then every
+/// queue written to disk and `nsqd.dat` saved.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let data_path = config.data_path_or_cwd();
+    let _dir_lock = lock_data_dir(&data_path)?;
+    let tcp_addr = listeners.tcp.local_addr()?;
+    let http_addr = match &listeners.http {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
+    let ctx = Arc::new(Nsqd::new(config, tcp_addr, http_addr, shutdown.clone()));
+    {
+        let ctx2 = Arc::clone(&ctx);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            ctx2.load_metadata()?;
+            ctx2.persist_metadata()?;
+            Ok(())
+        })
+        .await??;
+    }
+
+    info!("TCP: listening on {tcp_addr}");
+    let accept = tokio::spawn(tcp::accept_loop(Arc::clone(&ctx), listeners.tcp));
+    let http_task = listeners.http.map(|l| {
+        if let Some(a) = http_addr {
+            info!("HTTP: listening on {a}");
+        }
+        tokio::spawn(http::serve(Arc::clone(&ctx), l))
+    });
+    let scan = tokio::spawn(Arc::clone(&ctx).scan_loop());
+    let meta = tokio::spawn(Arc::clone(&ctx).metadata_loop());
+
+    shutdown.cancelled().await;
+    info!("shutting down");
+    let _ = accept.await;
+    ctx.tracker.close();
+    if tokio::time::timeout(CLIENT_DRAIN_TIMEOUT, ctx.tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("clients did not finish in time; closing queues anyway");
+    }
+    if let Some(h) = http_task {
+        let _ = h.await;
+    }
+    let _ = scan.await;
+    let _ = meta.await;
+    let ctx2 = Arc::clone(&ctx);
+    if let Err(e) = tokio::task::spawn_blocking(move || ctx2.close()).await {
+        error!(error = %e, "close failed");
+    }
+    info!("bye");
+    Ok(())
+}

@@ -1,0 +1,595 @@
+//! One V2 client connection: a single task owns the socket, the read and write buffers and
+//! the in-flight table, and `select!`s over the next bytes, the channel's wake-up, the
+//! heartbeat, the idle deadline, the next in-flight deadline and shutdown.
+//!
+//! Writes are coalesced: responses to every command found in one read, and every message
+//! delivered in one round, go out in a single write. The buffer is flushed when it passes
+//! `output_buffer_size` and whenever the task goes back to waiting, so nothing sits in it
+//! while the client waits (the reference can hold a lone message up to
+//! `output_buffer_timeout`; here that timer is never needed).
+
+use crate::broker::Nsqd;
+use crate::channel::{Channel, ChannelError};
+use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
+use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
+use crate::tcp::inflight::InFlight;
+use crate::topic::{Topic, TopicError};
+use bytes::{Bytes, BytesMut};
+use protocol::{
+    frame, Command, CommandName, DecodeError, Decoder, ErrorCode, Message, ProtocolError,
+};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep_until, timeout};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// How many messages one delivery round takes from the channel at most.
+const DELIVERY_BATCH: u64 = 256;
+/// Initial read buffer; grows as large bodies need.
+const READ_BUF: usize = 64 * 1024;
+
+struct Subscription {
+    topic: Arc<Topic>,
+    channel: Arc<Channel>,
+}
+
+/// Why the connection loop ended.
+enum Exit {
+    /// Peer closed, I/O error, idle timeout, kick or shutdown.
+    Closed,
+}
+
+pub struct Conn<S> {
+    ctx: Arc<Nsqd>,
+    stream: S,
+    client: Arc<ClientShared>,
+    rbuf: BytesMut,
+    out: BytesMut,
+    decoder: Decoder,
+    state: u8,
+    sub: Option<Subscription>,
+    inflight: InFlight,
+    epoch: u64,
+    settings: Negotiated,
+    take_buf: Vec<Message>,
+    rng: u64,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn new(ctx: Arc<Nsqd>, stream: S, peer: SocketAddr) -> Conn<S> {
+        let id = ctx.next_client_id();
+        let kick = ctx.shutdown.child_token();
+        let client = Arc::new(ClientShared::new(id, peer, crate::unix_now(), kick));
+        ctx.register_client(Arc::clone(&client));
+        let settings = ctx.default_negotiated();
+        Conn {
+            decoder: Decoder::new(ctx.decoder_limits),
+            ctx,
+            stream,
+            client,
+            rbuf: BytesMut::with_capacity(READ_BUF),
+            out: BytesMut::with_capacity(16 * 1024),
+            state: STATE_INIT,
+            sub: None,
+            inflight: InFlight::default(),
+            epoch: 0,
+            settings,
+            take_buf: Vec::new(),
+            rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let _ = self.serve().await;
+        self.cleanup();
+    }
+
+    async fn serve(&mut self) -> Result<(), Exit> {
+        let kick: CancellationToken = self.client.kick.clone();
+        let mut hb_next = self.settings.heartbeat.map(|h| Instant::now() + h);
+        let mut idle_deadline = self.settings.heartbeat.map(|h| Instant::now() + 2 * h);
+        loop {
+            self.deliver().await?;
+            self.flush().await?;
+            let far = Instant::now() + Duration::from_secs(3600);
+            let inflight_deadline = self.inflight.next_deadline();
+            let subscribed = self.sub.is_some();
+            tokio::select! {
+                biased;
+                _ = kick.cancelled() => return Err(Exit::Closed),
+                r = self.stream.read_buf(&mut self.rbuf) => {
+                    match r {
+                        Ok(0) => {
+                            // Half-closed mid-command: report what could not be read.
+                            if let Some(e) = self.decoder.eof_error(&self.rbuf) {
+                                self.send_error(&e).await?;
+                            }
+                            return Err(Exit::Closed);
+                        }
+                        Err(_) => return Err(Exit::Closed),
+                        Ok(_) => {}
+                    }
+                    let processed = self.process_input().await?;
+                    if processed {
+                        if let Some(h) = self.settings.heartbeat {
+                            idle_deadline = Some(Instant::now() + 2 * h);
+                        }
+                    }
+                    // IDENTIFY may have changed the heartbeat.
+                    if self.heartbeat_changed(&mut hb_next, &mut idle_deadline) {
+                        continue;
+                    }
+                }
+                _ = self.client.wake.notified(), if subscribed => {
+                    self.check_epoch();
+                }
+                _ = sleep_until(hb_next.unwrap_or(far).into()), if hb_next.is_some() => {
+                    frame::put_response(&mut self.out, frame::HEARTBEAT);
+                    hb_next = self.settings.heartbeat.map(|h| Instant::now() + h);
+                }
+                _ = sleep_until(idle_deadline.unwrap_or(far).into()), if idle_deadline.is_some() => {
+                    info!(client = self.client.id, "client idle past 2x heartbeat, closing");
+                    return Err(Exit::Closed);
+                }
+                _ = sleep_until(inflight_deadline.unwrap_or(far).into()), if inflight_deadline.is_some() => {
+                    self.expire_in_flight();
+                }
+            }
+        }
+    }
+
+    /// Re-arm timers when IDENTIFY changed (or disabled) the heartbeat interval.
+    fn heartbeat_changed(&self, hb_next: &mut Option<Instant>, idle: &mut Option<Instant>) -> bool {
+        match (self.settings.heartbeat, *hb_next) {
+            (None, Some(_)) => {
+                *hb_next = None;
+                *idle = None;
+                true
+            }
+            (Some(h), None) => {
+                *hb_next = Some(Instant::now() + h);
+                *idle = Some(Instant::now() + 2 * h);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Decode and execute every complete command in the read buffer. Returns whether any
+    /// command was processed. A fatal error is written and flushed, then the loop ends.
+    async fn process_input(&mut self) -> Result<bool, Exit> {
+        let mut processed = false;
+        loop {
+            let state = self.state;
+            let heartbeats = self.settings.heartbeat.is_some();
+            let decoded = self
+                .decoder
+                .decode(&mut self.rbuf, |name| state_check(name, state, heartbeats));
+            match decoded {
+                Ok(None) => return Ok(processed),
+                Ok(Some(cmd)) => {
+                    processed = true;
+                    if let Err(e) = self.execute(cmd).await {
+                        self.send_error(&e).await?;
+                    }
+                }
+                Err(DecodeError::Protocol(e)) => {
+                    // The reference creates an MPUB's topic before reading its body.
+                    if let Some(topic) = self.decoder.mpub_topic() {
+                        let _ = self.ctx.get_or_create_topic(topic);
+                    }
+                    self.send_error(&e).await?;
+                }
+                Err(DecodeError::LineTooLong) => return Err(Exit::Closed),
+            }
+        }
+    }
+
+    async fn send_error(&mut self, e: &ProtocolError) -> Result<(), Exit> {
+        frame::put_error(&mut self.out, &e.frame_bytes());
+        if e.is_fatal() {
+            debug!(client = self.client.id, error = %e, "fatal client error");
+            let _ = self.flush().await;
+            let _ = self.stream.shutdown().await;
+            return Err(Exit::Closed);
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, cmd: Command) -> Result<(), ProtocolError> {
+        match cmd {
+            Command::Nop => Ok(()),
+            Command::Identify(body) => self.identify(&body).await,
+            Command::Auth(_) => Err(ProtocolError::new(ErrorCode::AuthDisabled, "AUTH disabled")),
+            Command::Sub { topic, channel } => self.subscribe(&topic, &channel).await,
+            Command::Rdy(n) => {
+                if self.state == STATE_SUBSCRIBED {
+                    self.client.ready_count.store(n, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            Command::Fin(id) => self.finish(id),
+            Command::Req { id, timeout_ms } => self.requeue(id, timeout_ms),
+            Command::Touch(id) => self.touch(id),
+            Command::Cls => {
+                self.client.ready_count.store(0, Ordering::Relaxed);
+                self.state = STATE_CLOSING;
+                self.client.state.store(STATE_CLOSING, Ordering::Relaxed);
+                frame::put_response(&mut self.out, frame::CLOSE_WAIT);
+                Ok(())
+            }
+            Command::Pub { topic, body } => {
+                self.publish("PUB", ErrorCode::PubFailed, &topic, vec![body])
+            }
+            Command::Mpub { topic, bodies } => {
+                self.publish("MPUB", ErrorCode::MpubFailed, &topic, bodies)
+            }
+            Command::Dpub {
+                topic,
+                defer_ms,
+                body,
+            } => {
+                let result = self
+                    .ctx
+                    .get_or_create_topic(&topic)
+                    .and_then(|t| t.publish_deferred(body, Duration::from_millis(defer_ms)));
+                self.publish_result("DPUB", ErrorCode::DpubFailed, &topic, 1, result)
+            }
+        }
+    }
+
+    async fn identify(&mut self, body: &[u8]) -> Result<(), ProtocolError> {
+        let req = IdentifyRequest::parse(body)?;
+        {
+            let mut ident = crate::lock(&self.client.identity);
+            if let Some(v) = &req.client_id {
+                ident.client_id = v.clone();
+            }
+            if let Some(v) = &req.hostname {
+                ident.hostname = v.clone();
+            }
+            if let Some(v) = &req.user_agent {
+                ident.user_agent = v.clone();
+            }
+        }
+        let limits = &self.ctx.identify_limits;
+        let negotiated = req.negotiate(limits)?;
+        {
+            let mut ident = crate::lock(&self.client.identity);
+            ident.sample_rate = i32::from(negotiated.sample_rate);
+        }
+        if req.feature_negotiation {
+            let resp = IdentifyResponse::new(&negotiated, limits);
+            let json = serde_json::to_vec(&resp).map_err(|e| {
+                ProtocolError::new(ErrorCode::IdentifyFailed, format!("IDENTIFY failed {e}"))
+            })?;
+            frame::put_response(&mut self.out, &json);
+        } else {
+            frame::put_response(&mut self.out, frame::OK);
+        }
+        self.settings = negotiated;
+        Ok(())
+    }
+
+    async fn subscribe(
+        &mut self,
+        topic_name: &str,
+        channel_name: &str,
+    ) -> Result<(), ProtocolError> {
+        let mut result = self.try_subscribe(topic_name, channel_name);
+        if matches!(result, Err(SubError::Exiting)) {
+            // The (ephemeral) topic or channel was being deleted: retry once, as Go does.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            result = self.try_subscribe(topic_name, channel_name);
+        }
+        match result {
+            Ok(sub) => {
+                self.epoch = sub.channel.epoch();
+                self.sub = Some(sub);
+                self.state = STATE_SUBSCRIBED;
+                self.client.state.store(STATE_SUBSCRIBED, Ordering::Relaxed);
+                frame::put_response(&mut self.out, frame::OK);
+                Ok(())
+            }
+            Err(SubError::Exiting) => Err(ProtocolError::new(
+                ErrorCode::SubFailed,
+                "SUB failed to deleted topic/channel",
+            )),
+            Err(SubError::Other(msg)) => Err(ProtocolError::new(
+                ErrorCode::SubFailed,
+                format!("SUB failed {msg}"),
+            )),
+        }
+    }
+
+    fn try_subscribe(
+        &self,
+        topic_name: &str,
+        channel_name: &str,
+    ) -> Result<Subscription, SubError> {
+        let topic = self
+            .ctx
+            .get_or_create_topic(topic_name)
+            .map_err(SubError::from)?;
+        let channel = self
+            .ctx
+            .get_or_create_channel(&topic, channel_name)
+            .map_err(SubError::from)?;
+        channel
+            .add_consumer(Arc::clone(&self.client))
+            .map_err(|e| match e {
+                ChannelError::Exiting => SubError::Exiting,
+                other => SubError::Other(other.to_string()),
+            })?;
+        if channel.is_exiting() || topic.is_exiting() {
+            channel.remove_consumer(self.client.id);
+            return Err(SubError::Exiting);
+        }
+        Ok(Subscription { topic, channel })
+    }
+
+    fn publish(
+        &mut self,
+        cmd: &str,
+        code: ErrorCode,
+        topic: &str,
+        bodies: Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        let n = bodies.len() as u64;
+        let result = self
+            .ctx
+            .get_or_create_topic(topic)
+            .and_then(|t| t.publish(bodies));
+        self.publish_result(cmd, code, topic, n, result)
+    }
+
+    fn publish_result(
+        &mut self,
+        cmd: &str,
+        code: ErrorCode,
+        topic: &str,
+        n: u64,
+        result: Result<(), TopicError>,
+    ) -> Result<(), ProtocolError> {
+        match result {
+            Ok(()) => {
+                self.ctx.publish_succeeded();
+                self.client.count_publish(topic, n);
+                frame::put_response(&mut self.out, frame::OK);
+                Ok(())
+            }
+            Err(e) => {
+                self.ctx.publish_failed(&e);
+                Err(ProtocolError::new(code, format!("{cmd} failed {e}")))
+            }
+        }
+    }
+
+    fn finish(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
+        let Some(sub) = &self.sub else {
+            return Err(fin_failed("FIN", &id, "ID not in flight"));
+        };
+        match self.inflight.remove(&id) {
+            Some(entry) if entry.epoch == sub.channel.epoch() => {
+                sub.channel.in_flight_done(entry.epoch, 1);
+                self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
+                self.client.finish_count.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            _ => Err(fin_failed("FIN", &id, "ID not in flight")),
+        }
+    }
+
+    fn requeue(&mut self, id: protocol::MessageId, timeout_ms: u64) -> Result<(), ProtocolError> {
+        let Some(sub) = &self.sub else {
+            return Err(fin_failed("REQ", &id, "ID not in flight"));
+        };
+        let entry = match self.inflight.remove(&id) {
+            Some(e) if e.epoch == sub.channel.epoch() => e,
+            _ => return Err(fin_failed("REQ", &id, "ID not in flight")),
+        };
+        self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
+        sub.channel
+            .requeue(entry.msg, entry.epoch, Duration::from_millis(timeout_ms))
+            .map_err(|e| fin_failed("REQ", &id, &e.to_string()))
+    }
+
+    fn touch(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
+        let now = Instant::now();
+        if self.inflight.touch(
+            &id,
+            now,
+            self.settings.msg_timeout,
+            self.ctx.max_msg_timeout,
+        ) {
+            Ok(())
+        } else {
+            Err(fin_failed("TOUCH", &id, "ID not in flight"))
+        }
+    }
+
+    /// Deliver as many messages as RDY allows and the channel has, flushing whenever the
+    /// output buffer passes its size.
+    async fn deliver(&mut self) -> Result<(), Exit> {
+        loop {
+            let Some(sub) = &self.sub else { return Ok(()) };
+            let capacity = self.client.capacity();
+            if capacity == 0 {
+                return Ok(());
+            }
+            let channel = Arc::clone(&sub.channel);
+            self.take_buf.clear();
+            let want = capacity.min(DELIVERY_BATCH) as usize;
+            let epoch = channel.take(want, &mut self.take_buf);
+            if self.take_buf.is_empty() {
+                return Ok(());
+            }
+            if epoch != self.epoch {
+                self.check_epoch();
+            }
+            let now = Instant::now();
+            let mut sent = 0u64;
+            let mut dropped = 0u64;
+            let msgs = std::mem::take(&mut self.take_buf);
+            for mut msg in msgs.into_iter() {
+                if self.settings.sample_rate > 0 && self.next_percent() > self.settings.sample_rate
+                {
+                    dropped += 1;
+                    continue;
+                }
+                msg.attempts = msg.attempts.wrapping_add(1);
+                frame::put_message(&mut self.out, &msg);
+                if self
+                    .inflight
+                    .insert(msg, now, self.settings.msg_timeout, epoch)
+                    .is_err()
+                {
+                    warn!(
+                        client = self.client.id,
+                        "duplicate message ID in flight, dropped"
+                    );
+                    dropped += 1;
+                    continue;
+                }
+                sent += 1;
+            }
+            if dropped > 0 {
+                channel.in_flight_done(epoch, dropped);
+            }
+            self.client.in_flight.fetch_add(sent, Ordering::Relaxed);
+            self.client.message_count.fetch_add(sent, Ordering::Relaxed);
+            if self.out.len() >= self.settings.output_buffer_size {
+                self.flush().await?;
+            }
+        }
+    }
+
+    /// Uniform 0..=99 for sampling (xorshift; quality is plenty for a percentage).
+    fn next_percent(&mut self) -> u8 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x % 100) as u8
+    }
+
+    /// After the channel was emptied, forget what was delivered before.
+    fn check_epoch(&mut self) {
+        let Some(sub) = &self.sub else { return };
+        let current = sub.channel.epoch();
+        if current != self.epoch {
+            self.epoch = current;
+            self.inflight.purge_epoch(current);
+            self.client
+                .in_flight
+                .store(self.inflight.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn expire_in_flight(&mut self) {
+        let Some(sub) = &self.sub else { return };
+        let expired = self.inflight.expire(Instant::now());
+        if expired.is_empty() {
+            return;
+        }
+        self.client
+            .in_flight
+            .fetch_sub(expired.len() as u64, Ordering::Relaxed);
+        let epoch = self.epoch;
+        let msgs: Vec<Message> = expired
+            .into_iter()
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.msg)
+            .collect();
+        sub.channel.timed_out(&msgs, epoch);
+    }
+
+    async fn flush(&mut self) -> Result<(), Exit> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let write = self.stream.write_all(&self.out);
+        let result = match self.settings.heartbeat {
+            Some(h) => timeout(h, write).await.unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "write timeout",
+                ))
+            }),
+            None => write.await,
+        };
+        self.out.clear();
+        result.map_err(|_| Exit::Closed)
+    }
+
+    /// Hand in-flight messages back to the channel and leave it.
+    fn cleanup(&mut self) {
+        if let Some(sub) = self.sub.take() {
+            let epoch = self.epoch;
+            let orphans = self
+                .inflight
+                .drain()
+                .into_iter()
+                .map(|e| (e.msg, e.deadline))
+                .collect();
+            sub.channel.adopt_orphans(orphans, epoch);
+            self.client.in_flight.store(0, Ordering::Relaxed);
+            let left = sub.channel.remove_consumer(self.client.id);
+            if left == 0 && sub.channel.ephemeral {
+                self.ctx.delete_ephemeral_channel(&sub.topic, &sub.channel);
+            }
+        }
+        self.ctx.unregister_client(self.client.id);
+    }
+}
+
+enum SubError {
+    Exiting,
+    Other(String),
+}
+
+impl From<TopicError> for SubError {
+    fn from(e: TopicError) -> Self {
+        match e {
+            TopicError::Exiting | TopicError::Channel(ChannelError::Exiting) => SubError::Exiting,
+            other => SubError::Other(other.to_string()),
+        }
+    }
+}
+
+fn fin_failed(cmd: &str, id: &protocol::MessageId, reason: &str) -> ProtocolError {
+    let code = match cmd {
+        "FIN" => ErrorCode::FinFailed,
+        "REQ" => ErrorCode::ReqFailed,
+        _ => ErrorCode::TouchFailed,
+    };
+    ProtocolError::new(code, format!("{cmd} {id} failed {reason}"))
+}
+
+/// The state rules that the reference checks before a command's parameters or body.
+fn state_check(name: CommandName, state: u8, heartbeats: bool) -> Result<(), ProtocolError> {
+    let cannot = |cmd: &str| ProtocolError::invalid(format!("cannot {cmd} in current state"));
+    match name {
+        CommandName::Identify | CommandName::Auth if state != STATE_INIT => {
+            Err(cannot(name.as_str()))
+        }
+        CommandName::Sub if state != STATE_INIT => Err(cannot("SUB")),
+        CommandName::Sub if !heartbeats => Err(ProtocolError::invalid(
+            "cannot SUB with heartbeats disabled",
+        )),
+        CommandName::Rdy if state == STATE_INIT => Err(cannot("RDY")),
+        CommandName::Fin | CommandName::Req | CommandName::Touch
+            if state != STATE_SUBSCRIBED && state != STATE_CLOSING =>
+        {
+            Err(cannot(name.as_str()))
+        }
+        CommandName::Cls if state != STATE_SUBSCRIBED => Err(cannot("CLS")),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,26 @@
+//! Black-box test support for nsqd: run real binaries (ours or the Go reference) and
+//! drive them over TCP and HTTP exactly as clients do. The tests themselves live in
+//! `tests/*.rs`; this library only provides the tools.
+//!
+//! * `harness`: find, start, stop and kill nsqd processes; temp data dirs.
+//! * `client`: blocking NSQ V2 client with frame assertions.
+//! * `http`: minimal HTTP/1.1 client and `/stats` look-ups.
+//! * `consumer`: drain a channel and tally deliveries.
+//! * `publish`: unique test bodies and checked MPUB batches.
+//! * `json_order`: key order of raw JSON objects.
+//! * `poll`: waiting for conditions with deadlines.
+//!
+//! Running: the nsqd under test is `$NSQD_BIN`, else `target/<profile>/nsqd`, so build
+//! it first with the same target dir and profile (`cargo build -p nsqd && cargo test
+//! -p nsq-tests`). The Go reference (needed by `interchange`) is `$GO_NSQD_BIN`, else
+//! `$HOME/go/bin/nsqd` (`go install github.com/nsqio/nsq/apps/nsqd@v1.3.0`). To check
+//! the suite itself against the reference: `NSQD_BIN=$HOME/go/bin/nsqd cargo test -p
+//! nsq-tests`.
+
+pub mod client;
+pub mod consumer;
+pub mod harness;
+pub mod http;
+pub mod json_order;
+pub mod poll;
+pub mod publish;
