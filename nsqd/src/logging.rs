@@ -96,6 +96,7 @@ pub fn init(prefix: &str, level: u8) {
     set_level(level);
     let fmt_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .event_format(GoStyle {
             prefix: prefix.to_string(),
         });

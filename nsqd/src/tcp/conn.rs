@@ -11,6 +11,7 @@
 use crate::broker::Nsqd;
 use crate::channel::{Channel, ChannelError};
 use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
+use crate::tcp::compress::Codec;
 use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
 use crate::tcp::inflight::InFlight;
 use crate::topic::{Topic, TopicError};
@@ -57,6 +58,10 @@ pub struct Conn<S> {
     settings: Negotiated,
     take_buf: Vec<Message>,
     rng: u64,
+    /// Snappy or deflate once negotiated; `raw_in`/`raw_out` hold the compressed side.
+    codec: Option<Codec>,
+    raw_in: BytesMut,
+    raw_out: Vec<u8>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -80,6 +85,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             settings,
             take_buf: Vec::new(),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            codec: None,
+            raw_in: BytesMut::new(),
+            raw_out: Vec::new(),
         }
     }
 
@@ -101,7 +109,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             tokio::select! {
                 biased;
                 _ = kick.cancelled() => return Err(Exit::Closed),
-                r = self.stream.read_buf(&mut self.rbuf) => {
+                r = self.stream.read_buf(if self.codec.is_some() { &mut self.raw_in } else { &mut self.rbuf }) => {
                     match r {
                         Ok(0) => {
                             // Half-closed mid-command: report what could not be read.
@@ -112,6 +120,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         }
                         Err(_) => return Err(Exit::Closed),
                         Ok(_) => {}
+                    }
+                    if let Some(codec) = self.codec.as_mut() {
+                        if let Err(e) = codec.decode(&mut self.raw_in, &mut self.rbuf) {
+                            debug!(client = self.client.id, error = %e, "bad compressed input");
+                            return Err(Exit::Closed);
+                        }
                     }
                     let processed = self.process_input().await?;
                     if processed {
@@ -262,16 +276,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let mut ident = crate::lock(&self.client.identity);
             ident.sample_rate = i32::from(negotiated.sample_rate);
         }
-        if req.feature_negotiation {
-            let resp = IdentifyResponse::new(&negotiated, limits);
-            let json = serde_json::to_vec(&resp).map_err(|e| {
-                ProtocolError::new(ErrorCode::IdentifyFailed, format!("IDENTIFY failed {e}"))
-            })?;
-            frame::put_response(&mut self.out, &json);
+        if !req.feature_negotiation {
+            frame::put_response(&mut self.out, frame::OK);
+            self.settings = negotiated;
+            return Ok(());
+        }
+        let resp = IdentifyResponse::new(&negotiated, limits);
+        let json = serde_json::to_vec(&resp).map_err(|e| {
+            ProtocolError::new(ErrorCode::IdentifyFailed, format!("IDENTIFY failed {e}"))
+        })?;
+        frame::put_response(&mut self.out, &json);
+        let codec = if negotiated.snappy {
+            Some(Codec::snappy())
+        } else if negotiated.deflate {
+            Some(Codec::deflate(negotiated.deflate_level.clamp(1, 9) as u32))
         } else {
+            None
+        };
+        self.settings = negotiated;
+        if let Some(codec) = codec {
+            // The JSON goes out plain; everything after it, starting with this OK, is
+            // compressed. A failed flush means the connection is gone.
+            let io_err =
+                |_| ProtocolError::new(ErrorCode::IdentifyFailed, "IDENTIFY failed write error");
+            self.flush().await.map_err(io_err)?;
+            {
+                let mut ident = crate::lock(&self.client.identity);
+                ident.snappy = self.settings.snappy;
+                ident.deflate = self.settings.deflate;
+            }
+            self.codec = Some(codec);
+            // Bytes the client sent after IDENTIFY are already compressed.
+            let pending = self.rbuf.split();
+            self.raw_in.extend_from_slice(&pending);
             frame::put_response(&mut self.out, frame::OK);
         }
-        self.settings = negotiated;
         Ok(())
     }
 
@@ -514,7 +553,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let write = self.stream.write_all(&self.out);
+        let data: &[u8] = match self.codec.as_mut() {
+            None => &self.out,
+            Some(codec) => {
+                self.raw_out.clear();
+                if codec.encode(&self.out, &mut self.raw_out).is_err() {
+                    return Err(Exit::Closed);
+                }
+                &self.raw_out
+            }
+        };
+        let write = self.stream.write_all(data);
         let result = match self.settings.heartbeat {
             Some(h) => timeout(h, write).await.unwrap_or_else(|_| {
                 Err(std::io::Error::new(

@@ -2,6 +2,7 @@
 //! connection (`conn`), with IDENTIFY handling (`identify`) and the per-client in-flight
 //! table (`inflight`).
 
+pub mod compress;
 pub mod conn;
 pub mod identify;
 pub mod inflight;

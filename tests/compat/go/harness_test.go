@@ -392,6 +392,8 @@ type clientStats struct {
 	FinishCount   uint64     `json:"finish_count"`
 	RequeueCount  uint64     `json:"requeue_count"`
 	PubCounts     []pubCount `json:"pub_counts"`
+	Snappy        bool       `json:"snappy"`
+	Deflate       bool       `json:"deflate"`
 }
 
 type pubCount struct {
