@@ -19,13 +19,13 @@ pub enum CompressError {
 }
 
 pub enum Codec {
-    Snappy(Snappy),
+    Snappy(Box<Snappy>),
     Deflate(Box<Deflate>),
 }
 
 impl Codec {
     pub fn snappy() -> Codec {
-        Codec::Snappy(Snappy::default())
+        Codec::Snappy(Box::default())
     }
 
     pub fn deflate(level: u32) -> Codec {
