@@ -44,12 +44,17 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 pub struct Listeners {
+    /// The exclusive lock on the data directory, held for the life of the process.
+    pub data_dir_lock: File,
     pub tcp: TcpListener,
     pub http: Option<TcpListener>,
 }
 
-/// Bind the TCP and HTTP listeners named in the config (HTTP skipped when empty).
+/// Lock the data directory, then bind the TCP and HTTP listeners named in the config
+/// (HTTP skipped when empty). Locking first means a second nsqd on the same data path
+/// reports the lock, not a port clash.
 pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+    let data_dir_lock = lock_data_dir(&config.data_path_or_cwd())?;
     let tcp = TcpListener::bind(&config.tcp_address)
         .await
         .with_context(|| format!("listen ({}) failed", config.tcp_address))?;
@@ -62,7 +67,11 @@ pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
                 .with_context(|| format!("listen ({}) failed", config.http_address))?,
         )
     };
-    Ok(Listeners { tcp, http })
+    Ok(Listeners {
+        data_dir_lock,
+        tcp,
+        http,
+    })
 }
 
 /// Take the exclusive lock on the data directory, as the reference does with flock.
@@ -85,8 +94,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let data_path = config.data_path_or_cwd();
-    let _dir_lock = lock_data_dir(&data_path)?;
+    let _dir_lock = listeners.data_dir_lock;
     let tcp_addr = listeners.tcp.local_addr()?;
     let http_addr = match &listeners.http {
         Some(l) => Some(l.local_addr()?),

@@ -563,18 +563,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 &self.raw_out
             }
         };
-        let write = self.stream.write_all(data);
-        let result = match self.settings.heartbeat {
-            Some(h) => timeout(h, write).await.unwrap_or_else(|_| {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "write timeout",
-                ))
-            }),
-            None => write.await,
+        // Bounded by the heartbeat interval (as the reference's write deadline) and cut
+        // short by a kick, so shutdown never waits on a client that stopped reading.
+        let limit = self.settings.heartbeat.unwrap_or(Duration::from_secs(3600));
+        let result = tokio::select! {
+            r = timeout(limit, self.stream.write_all(data)) => match r {
+                Ok(r) => r.is_ok(),
+                Err(_) => false,
+            },
+            _ = self.client.kick.cancelled() => false,
         };
         self.out.clear();
-        result.map_err(|_| Exit::Closed)
+        if result {
+            Ok(())
+        } else {
+            Err(Exit::Closed)
+        }
     }
 
     /// Hand in-flight messages back to the channel and leave it.
