@@ -27,7 +27,7 @@ run: release
 	$(TARGET_DIR)/release/nsqd --data-path=$(DATA)
 
 ## Everything CI checks: formatting and lints, unit + integration tests, real-client compat.
-test: lint build reference unit compat
+test: lint build reference unit compat dist-check
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,1 @@
+//! nsqlookupd as a library (under construction).

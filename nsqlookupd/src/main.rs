@@ -1,0 +1,2 @@
+//! The nsqlookupd binary (under construction).
+fn main() {}
