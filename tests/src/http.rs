@@ -1,6 +1,7 @@
 //! A minimal HTTP/1.1 client over `std::net::TcpStream` (one request per connection,
 //! `Connection: close`) for nsqd's HTTP API, plus `/stats` JSON look-ups.
-//! Understands Content-Length, chunked and read-to-EOF bodies; nothing else.
+//! Understands Content-Length, chunked and read-to-EOF bodies; nothing else. Requests
+//! go out with a Content-Length, chunked, or as raw bytes.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,9 +38,6 @@ impl Response {
 
 /// Sends one request; I/O errors (e.g. connection refused) are returned.
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Length: {}\r\n\r\n",
@@ -47,10 +45,66 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> io::R
     );
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
-    stream.write_all(&out)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw)
+    send_raw(addr, &out)
+}
+
+/// Sends one request whose body goes out with `Transfer-Encoding: chunked` (no
+/// Content-Length), one chunk per element of `chunks`.
+pub fn request_chunked(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    chunks: &[&[u8]],
+) -> io::Result<Response> {
+    let mut out = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    send_raw(addr, &out)
+}
+
+/// Sends `raw` (a whole request, head and body) and reads the response.
+pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    stream.write_all(raw)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    parse_response(&response)
+}
+
+/// Value of the `X-NSQ-Content-Type` header on V1 responses (nsqd-http.md §1.2).
+pub const V1_HEADER_VALUE: &str = "nsq; version=1.0";
+/// Content type of JSON payloads and of every V1 error.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// Requires a V1 error: `status`, the JSON content type, the V1 header and exactly the
+/// body `{"message":"<message>"}`.
+#[track_caller]
+pub fn assert_v1_error(response: &Response, status: u16, message: &str) {
+    assert_eq!(
+        (response.status, response.text()),
+        (status, format!(r#"{{"message":"{message}"}}"#)),
+        "unexpected V1 error response: {response:?}"
+    );
+    assert_eq!(
+        response.header("Content-Type"),
+        Some(JSON_CONTENT_TYPE),
+        "{response:?}"
+    );
+    assert_eq!(
+        response.header("X-NSQ-Content-Type"),
+        Some(V1_HEADER_VALUE),
+        "{response:?}"
+    );
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> Response {

@@ -1,17 +1,18 @@
-//! nsqd's HTTP API: the route table, the plain-text and V1 endpoints that need no module
-//! of their own (`/ping`, `/info`, `/config/{opt}`), and the 404/405 answers.
+//! nsqd's HTTP API: the route table and the endpoints that need no module of their own
+//! (`/ping`, `/info`, `/config/{opt}`). 404/405/OPTIONS and redirects are `routing`'s.
 
 pub mod admin;
 pub mod error;
 pub mod publish;
 pub mod query;
+pub mod routing;
 pub mod stats;
 
 use crate::broker::Nsqd;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use error::{ApiError, ApiResult, V1};
 use query::Query;
@@ -21,27 +22,49 @@ use tracing::error;
 
 pub type Ctx = State<Arc<Nsqd>>;
 
+/// `Allow` values as the reference's router writes them: the route's methods plus
+/// `OPTIONS`, sorted, joined by ", ".
+const ALLOW_GET: &str = "GET, OPTIONS";
+const ALLOW_POST: &str = "OPTIONS, POST";
+const ALLOW_CONFIG: &str = "GET, OPTIONS, PUT";
+
+/// The route table (the reference's `newHTTPServer`): path, `Allow`, handlers.
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Nsqd>>)> {
+    vec![
+        ("/ping", ALLOW_GET, get(ping)),
+        ("/info", ALLOW_GET, get(info)),
+        ("/stats", ALLOW_GET, get(stats::stats)),
+        ("/pub", ALLOW_POST, post(publish::pub_one)),
+        ("/mpub", ALLOW_POST, post(publish::pub_many)),
+        ("/topic/create", ALLOW_POST, post(admin::topic_create)),
+        ("/topic/delete", ALLOW_POST, post(admin::topic_delete)),
+        ("/topic/empty", ALLOW_POST, post(admin::topic_empty)),
+        ("/topic/pause", ALLOW_POST, post(admin::topic_pause)),
+        ("/topic/unpause", ALLOW_POST, post(admin::topic_unpause)),
+        ("/channel/create", ALLOW_POST, post(admin::channel_create)),
+        ("/channel/delete", ALLOW_POST, post(admin::channel_delete)),
+        ("/channel/empty", ALLOW_POST, post(admin::channel_empty)),
+        ("/channel/pause", ALLOW_POST, post(admin::channel_pause)),
+        ("/channel/unpause", ALLOW_POST, post(admin::channel_unpause)),
+        (
+            "/config/{opt}",
+            ALLOW_CONFIG,
+            get(config_get).put(config_put),
+        ),
+    ]
+}
+
 pub fn router(ctx: Arc<Nsqd>) -> Router {
-    Router::new()
-        .route("/ping", get(ping))
-        .route("/info", get(info))
-        .route("/stats", get(stats::stats))
-        .route("/pub", post(publish::pub_one))
-        .route("/mpub", post(publish::pub_many))
-        .route("/topic/create", post(admin::topic_create))
-        .route("/topic/delete", post(admin::topic_delete))
-        .route("/topic/empty", post(admin::topic_empty))
-        .route("/topic/pause", post(admin::topic_pause))
-        .route("/topic/unpause", post(admin::topic_unpause))
-        .route("/channel/create", post(admin::channel_create))
-        .route("/channel/delete", post(admin::channel_delete))
-        .route("/channel/empty", post(admin::channel_empty))
-        .route("/channel/pause", post(admin::channel_pause))
-        .route("/channel/unpause", post(admin::channel_unpause))
-        .route("/config/{opt}", get(config_get).put(config_put))
-        .fallback(|| async { ApiError::not_found("NOT_FOUND") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    let mut table: Vec<routing::RouteInfo> = Vec::new();
+    let mut router = Router::new();
+    for (path, allow, handlers) in routes() {
+        table.push((path, allow));
+        router = router.route(path, routing::methods(handlers, allow));
+    }
+    let table: Arc<[routing::RouteInfo]> = table.into();
+    router
+        .fallback(move |method: Method, uri: Uri| async move {
+            routing::fallback(&table, &method, &uri)
         })
         .with_state(ctx)
 }
@@ -105,10 +128,18 @@ pub fn json<T: serde::Serialize>(v: &T) -> ApiResult {
 }
 
 async fn config_get(State(ctx): Ctx, Path(opt): Path<String>) -> ApiResult {
-    let value = ctx
-        .runtime_option(&opt)
-        .ok_or_else(|| ApiError::bad_request("INVALID_OPTION"))?;
-    json(&value)
+    option_value(&ctx, &opt)
+}
+
+/// An option's current value as the reference's V1 writer sends it: strings verbatim
+/// (an empty string is an empty body), everything else as JSON.
+fn option_value(ctx: &Nsqd, opt: &str) -> ApiResult {
+    match ctx.runtime_option(opt) {
+        None => Err(ApiError::bad_request("INVALID_OPTION")),
+        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(V1::Empty),
+        Some(serde_json::Value::String(s)) => Ok(V1::Plain(s)),
+        Some(value) => json(&value),
+    }
 }
 
 async fn config_put(
@@ -129,17 +160,15 @@ async fn config_put(
             ctx.set_lookupd_addresses(addrs);
         }
         "log_level" => {
+            // Taken literally, like Go's `lg.ParseLogLevel`: no trimming, no quotes.
             let text = String::from_utf8_lossy(&body);
-            let level = crate::config::LogLevel::parse(text.trim())
+            let level = crate::config::LogLevel::parse(&text)
                 .ok_or_else(|| ApiError::bad_request("INVALID_VALUE"))?;
             crate::logging::set_level(level.as_int());
         }
         _ => return Err(ApiError::bad_request("INVALID_OPTION")),
     }
-    let value = ctx
-        .runtime_option(&opt)
-        .ok_or_else(|| ApiError::bad_request("INVALID_OPTION"))?;
-    json(&value)
+    option_value(&ctx, &opt)
 }
 
 /// Parse the query string; a malformed one is `400 INVALID_REQUEST`.

@@ -43,7 +43,11 @@ fn unescape(s: &str) -> Result<String, InvalidQuery> {
     while i < b.len() {
         match b[i] {
             b'%' => {
+                // Exactly two hex digits (`from_str_radix` alone would take "+1").
                 let hex = b.get(i + 1..i + 3).ok_or(InvalidQuery)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(InvalidQuery);
+                }
                 let s = std::str::from_utf8(hex).map_err(|_| InvalidQuery)?;
                 out.push(u8::from_str_radix(s, 16).map_err(|_| InvalidQuery)?);
                 i += 3;
@@ -72,6 +76,8 @@ mod tests {
         assert_eq!(q.get("channel"), Some("b c"));
         assert_eq!(q.get("nope"), None);
         assert!(Query::parse(Some("topic=%zz")).is_err());
+        assert!(Query::parse(Some("topic=%+1")).is_err());
+        assert!(Query::parse(Some("topic=%4")).is_err());
         assert!(Query::parse(Some("a=1;b=2")).is_err());
         assert_eq!(
             Query::parse(Some("flag")).expect("valid").get("flag"),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Serialize)]
 pub struct E2e {
@@ -254,15 +255,20 @@ pub async fn stats(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
     }
 }
 
+/// The text form, line for line as the reference's `printStats` writes it.
 fn render_text(s: &Stats, start_time: i64) -> String {
     let mut o = String::new();
     let now = crate::unix_now();
+    let uptime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(u64::try_from(start_time).unwrap_or(0)));
     let _ = writeln!(o, "nsqd v{} (built w/rustc)", crate::VERSION);
     let _ = writeln!(o, "start_time {}", rfc3339(start_time));
-    let _ = writeln!(o, "uptime {}s", now - start_time);
-    let _ = writeln!(o, "\nHealth: {}\n", s.health);
+    let _ = writeln!(o, "uptime {}", go_duration(uptime));
+    let _ = writeln!(o, "\nHealth: {}", s.health);
     if let Some(m) = &s.memory {
-        let _ = writeln!(o, "Memory:");
+        o.push_str("\nMemory:\n");
         for (k, v) in [
             ("heap_objects", m.heap_objects),
             ("heap_idle_bytes", m.heap_idle_bytes),
@@ -276,66 +282,111 @@ fn render_text(s: &Stats, start_time: i64) -> String {
         ] {
             let _ = writeln!(o, "   {k:<25}\t{v}");
         }
-        o.push('\n');
     }
-    match s.topics.as_deref() {
-        None | Some([]) => o.push_str("Topics: None\n"),
-        Some(topics) => {
-            o.push_str("Topics:");
-            for t in topics {
-                let mark = if t.paused { "*P " } else { "   " };
-                let _ = write!(
-                    o,
-                    "\n{mark}[{:<15}] depth: {:<5} be-depth: {:<5} msgs: {:<8} e2e%: ",
-                    t.topic_name, t.depth, t.backend_depth, t.message_count
-                );
-                for c in &t.channels {
-                    let mark = if c.paused { "   *P " } else { "      " };
-                    let _ = write!(
-                        o,
-                        "\n{mark}[{:<25}] depth: {:<5} be-depth: {:<5} inflt: {:<4} def: {:<4} re-q: {:<5} timeout: {:<5} msgs: {:<8} e2e%: ",
-                        c.channel_name, c.depth, c.backend_depth, c.in_flight_count, c.deferred_count,
-                        c.requeue_count, c.timeout_count, c.message_count
-                    );
-                    for cl in c.clients.iter().flatten() {
-                        let port = cl.remote_address.rsplit(':').next().unwrap_or("");
-                        let id = format!("V2 {}:{} {}", cl.hostname, port, cl.user_agent);
-                        let _ = write!(
-                            o,
-                            "\n        [{id:<21}] state: {} inflt: {:<4} rdy: {:<4} fin: {:<8} re-q: {:<8} msgs: {:<8} connected: {}s",
-                            cl.state, cl.in_flight_count, cl.ready_count, cl.finish_count,
-                            cl.requeue_count, cl.message_count, now - cl.connect_ts
-                        );
-                    }
-                }
+    let topics = s.topics.as_deref().unwrap_or_default();
+    if topics.is_empty() {
+        o.push_str("\nTopics: None\n");
+    } else {
+        o.push_str("\nTopics:");
+    }
+    for t in topics {
+        let mark = if t.paused { "*P " } else { "   " };
+        let _ = writeln!(
+            o,
+            "\n{mark}[{:<15}] depth: {:<5} be-depth: {:<5} msgs: {:<8} e2e%: ",
+            t.topic_name, t.depth, t.backend_depth, t.message_count
+        );
+        for c in &t.channels {
+            let mark = if c.paused { "   *P " } else { "      " };
+            let _ = writeln!(
+                o,
+                "{mark}[{:<25}] depth: {:<5} be-depth: {:<5} inflt: {:<4} def: {:<4} re-q: {:<5} timeout: {:<5} msgs: {:<8} e2e%: ",
+                c.channel_name, c.depth, c.backend_depth, c.in_flight_count, c.deferred_count,
+                c.requeue_count, c.timeout_count, c.message_count
+            );
+            for cl in c.clients.iter().flatten() {
+                let _ = writeln!(o, "        {}", client_line(cl, now));
             }
-            o.push('\n');
         }
     }
     match s.producers.as_deref() {
         None | Some([]) => o.push_str("\nProducers: None\n"),
         Some(ps) => {
-            o.push_str("\nProducers:");
+            o.push_str("\nProducers:\n");
             for p in ps {
-                let port = p.remote_address.rsplit(':').next().unwrap_or("");
-                let id = format!("V2 {}:{} {}", p.hostname, port, p.user_agent);
-                let topics: Vec<String> = p
-                    .pub_counts
-                    .iter()
-                    .map(|c| format!("{}={}", c.topic, c.count))
-                    .collect();
-                let total: u64 = p.pub_counts.iter().map(|c| c.count).sum();
-                let _ = write!(
-                    o,
-                    "\n   [{id:<21}] msgs: {total:<8} topics: {} connected: {}s",
-                    topics.join(","),
-                    now - p.connect_ts
-                );
+                let _ = writeln!(o, "   {}", client_line(p, now));
             }
-            o.push('\n');
         }
     }
     o
+}
+
+/// One client in the text form: the producer layout when it has publish counts, the
+/// consumer layout otherwise (as the reference's `ClientV2Stats.String`).
+fn client_line(c: &ClientStats, now: i64) -> String {
+    let port = c.remote_address.rsplit(':').next().unwrap_or("");
+    let id = format!("{}:{} {}", c.hostname, port, c.user_agent);
+    let connected = go_duration(Duration::from_secs(
+        u64::try_from(now - c.connect_ts).unwrap_or(0),
+    ));
+    if c.pub_counts.is_empty() {
+        format!(
+            "[{} {id:<21}] state: {} inflt: {:<4} rdy: {:<4} fin: {:<8} re-q: {:<8} msgs: {:<8} connected: {connected}",
+            c.version, c.state, c.in_flight_count, c.ready_count, c.finish_count,
+            c.requeue_count, c.message_count
+        )
+    } else {
+        let total: u64 = c.pub_counts.iter().map(|p| p.count).sum();
+        let topics: Vec<String> = c
+            .pub_counts
+            .iter()
+            .map(|p| format!("{}={}", p.topic, p.count))
+            .collect();
+        format!(
+            "[{} {id:<21}] msgs: {total:<8} topics: {} connected: {connected}",
+            c.version,
+            topics.join(",")
+        )
+    }
+}
+
+/// A duration as Go's `time.Duration.String` writes it: `0s`, `1.5ms`, `2s`,
+/// `1m5.25s`, `1h0m0s`.
+fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, scale) = match nanos {
+            0..=999 => ("ns", 1),
+            1_000..=999_999 => ("µs", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        return format!("{}{unit}", decimal(nanos, scale));
+    }
+    let secs = d.as_secs();
+    let (h, m) = (secs / 3600, secs / 60 % 60);
+    let s = decimal(
+        u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()),
+        1_000_000_000,
+    );
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m{s}s"),
+        (h, m) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// `value / scale` in decimal, without trailing zeros in the fraction.
+fn decimal(value: u128, scale: u128) -> String {
+    let (whole, frac) = (value / scale, value % scale);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let frac = format!("{frac:0width$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -347,4 +398,27 @@ fn rfc3339(unix: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_nanos(2_500), "2.5µs"),
+            (Duration::from_secs(2), "2s"),
+            (Duration::from_millis(65_250), "1m5.25s"),
+            (Duration::from_nanos(1_222_960_301), "1.222960301s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_millis(3_723_004), "1h2m3.004s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(go_duration(d), text);
+        }
+    }
 }
