@@ -27,15 +27,27 @@ pub const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVA
 /// How often deferred messages and disk syncs are checked.
 const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
 
-#[derive(Debug)]
+/// The addresses the listeners actually bound (port 0 resolved).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    pub tcp: SocketAddr,
+    pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
+}
+
 pub struct Nsqd {
     pub config: Arc<Config>,
     pub settings: Arc<QueueSettings>,
     pub identify_limits: IdentifyLimits,
     pub decoder_limits: protocol::Limits,
     pub max_msg_timeout: Duration,
+    /// Set when a TLS certificate is configured.
+    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
+    pub tls_required_tcp: bool,
     pub tcp_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    pub https_addr: Option<SocketAddr>,
     /// Unix seconds.
     pub start_time: i64,
     pub shutdown: CancellationToken,
@@ -52,11 +64,21 @@ pub struct Nsqd {
     lookupd_addresses: Mutex<Vec<String>>,
 }
 
+impl std::fmt::Debug for Nsqd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nsqd")
+            .field("tcp_addr", &self.tcp_addr)
+            .field("http_addr", &self.http_addr)
+            .field("tls", &self.tls_acceptor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Nsqd {
     pub fn new(
         config: Config,
-        tcp_addr: SocketAddr,
-        http_addr: Option<SocketAddr>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        addrs: BoundAddrs,
         shutdown: CancellationToken,
     ) -> Nsqd {
         let c = &config;
@@ -84,7 +106,7 @@ impl Nsqd {
             snappy: c.snappy,
             deflate: c.deflate,
             max_deflate_level: i64::from(c.max_deflate_level),
-            tls_available: false,
+            tls_available: tls.is_some(),
             auth_required: !c.auth_http_addresses.is_empty(),
         };
         let decoder_limits = protocol::Limits {
@@ -95,13 +117,16 @@ impl Nsqd {
         };
         Nsqd {
             max_msg_timeout: c.max_msg_timeout,
+            tls_acceptor: tls.map(tokio_rustls::TlsAcceptor::from),
+            tls_required_tcp: c.tls_required != crate::config::TlsRequired::No,
             settings: Arc::new(settings),
             identify_limits,
             decoder_limits,
             lookupd_addresses: Mutex::new(c.nsqlookupd_tcp_addresses.clone()),
             config: Arc::new(config),
-            tcp_addr,
-            http_addr,
+            tcp_addr: addrs.tcp,
+            http_addr: addrs.http,
+            https_addr: addrs.https,
             start_time: crate::unix_now(),
             shutdown,
             tracker: TaskTracker::new(),

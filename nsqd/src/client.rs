@@ -24,6 +24,8 @@ pub struct Identity {
     pub deflate: bool,
     pub snappy: bool,
     pub tls: bool,
+    pub tls_version: String,
+    pub tls_cipher_suite: String,
 }
 
 #[derive(Debug)]

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metadata;
 pub mod queue;
 pub mod tcp;
+pub mod tls;
 pub mod topic;
 
 use anyhow::Context;
@@ -48,6 +49,8 @@ pub struct Listeners {
     pub data_dir_lock: File,
     pub tcp: TcpListener,
     pub http: Option<TcpListener>,
+    /// Only when a TLS certificate and key are configured.
+    pub https: Option<TcpListener>,
 }
 
 /// Lock the data directory, then bind the TCP and HTTP listeners named in the config
@@ -67,10 +70,23 @@ pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
                 .with_context(|| format!("listen ({}) failed", config.http_address))?,
         )
     };
+    let https = if config.tls_cert.is_empty()
+        || config.tls_key.is_empty()
+        || config.https_address.is_empty()
+    {
+        None
+    } else {
+        Some(
+            TcpListener::bind(&config.https_address)
+                .await
+                .with_context(|| format!("listen ({}) failed", config.https_address))?,
+        )
+    };
     Ok(Listeners {
         data_dir_lock,
         tcp,
         http,
+        https,
     })
 }
 
@@ -100,7 +116,16 @@ pub async fn run(
         Some(l) => Some(l.local_addr()?),
         None => None,
     };
-    let ctx = Arc::new(Nsqd::new(config, tcp_addr, http_addr, shutdown.clone()));
+    let addrs = broker::BoundAddrs {
+        tcp: tcp_addr,
+        http: http_addr,
+        https: match &listeners.https {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        },
+    };
+    let tls = tls::server_config(&config)?;
+    let ctx = Arc::new(Nsqd::new(config, tls, addrs, shutdown.clone()));
     {
         let ctx2 = Arc::clone(&ctx);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -119,6 +144,15 @@ pub async fn run(
         }
         tokio::spawn(http::serve(Arc::clone(&ctx), l))
     });
+    let https_task = match (listeners.https, ctx.tls_acceptor.clone()) {
+        (Some(l), Some(acceptor)) => {
+            if let Some(a) = ctx.https_addr {
+                info!("HTTPS: listening on {a}");
+            }
+            Some(tokio::spawn(http::serve_tls(Arc::clone(&ctx), l, acceptor)))
+        }
+        _ => None,
+    };
     let scan = tokio::spawn(Arc::clone(&ctx).scan_loop());
     let meta = tokio::spawn(Arc::clone(&ctx).metadata_loop());
 
@@ -132,7 +166,7 @@ pub async fn run(
     {
         warn!("clients did not finish in time; closing queues anyway");
     }
-    if let Some(h) = http_task {
+    for h in [http_task, https_task].into_iter().flatten() {
         let _ = h.await;
     }
     let _ = scan.await;

@@ -77,7 +77,7 @@ impl Decoder {
         check: F,
     ) -> Result<Option<Command>, DecodeError>
     where
-        F: FnOnce(CommandName) -> Result<(), ProtocolError>,
+        F: FnOnce(CommandName, &[u8]) -> Result<(), ProtocolError>,
     {
         if self.pending.is_none() {
             let scan = buf.len().min(MAX_LINE_LEN);
@@ -96,7 +96,7 @@ impl Decoder {
             let word = parts.next().unwrap_or_default();
             let params: Vec<&[u8]> = parts.collect();
             let name = CommandName::parse(word);
-            check(name)?;
+            check(name, word)?;
             self.mpub_topic = None;
             match self.parse_line(name, word, &params)? {
                 Line::Done(cmd) => return Ok(Some(cmd)),
@@ -457,7 +457,7 @@ mod tests {
         }
     }
 
-    fn ok(_: CommandName) -> Result<(), ProtocolError> {
+    fn ok(_: CommandName, _: &[u8]) -> Result<(), ProtocolError> {
         Ok(())
     }
 
@@ -795,8 +795,9 @@ mod tests {
         let mut dec = Decoder::new(limits());
         let mut buf = BytesMut::from(&b"SUB\n"[..]);
         let err = dec
-            .decode(&mut buf, |name| {
+            .decode(&mut buf, |name, word| {
                 assert_eq!(name, CommandName::Sub);
+                assert_eq!(word, b"SUB");
                 Err(ProtocolError::invalid("cannot SUB in current state"))
             })
             .expect_err("check error wins");

@@ -7,6 +7,7 @@ pub mod publish;
 pub mod query;
 pub mod routing;
 pub mod stats;
+pub mod tls_listener;
 
 use crate::broker::Nsqd;
 use axum::extract::{Path, RawQuery, State};
@@ -69,16 +70,50 @@ pub fn router(ctx: Arc<Nsqd>) -> Router {
         .with_state(ctx)
 }
 
-/// Serve HTTP until shutdown, then let in-flight requests finish.
+/// Serve plain HTTP until shutdown, then let in-flight requests finish. With
+/// `--tls-required=true` every request here is refused with `403 TLS_REQUIRED`.
 pub async fn serve(ctx: Arc<Nsqd>, listener: TcpListener) {
     let shutdown = ctx.shutdown.clone();
-    let app = router(ctx);
+    let mut app = router(Arc::clone(&ctx));
+    if ctx.config.tls_required == crate::config::TlsRequired::Yes {
+        let https_port = ctx.https_addr.map_or(0, |a| a.port());
+        app = Router::new().fallback(move || async move { tls_required(https_port) });
+    }
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
     {
         error!(error = %e, "HTTP server failed");
     }
+}
+
+/// Serve HTTPS (the same routes) until shutdown.
+pub async fn serve_tls(ctx: Arc<Nsqd>, listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
+    let shutdown = ctx.shutdown.clone();
+    let app = router(ctx);
+    let listener = tls_listener::TlsListener::new(listener, acceptor);
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+    {
+        error!(error = %e, "HTTPS server failed");
+    }
+}
+
+/// The reference writes this body literally (note the spaces), not through its encoder.
+fn tls_required(https_port: u16) -> Response {
+    let body = format!("{{\"message\": \"TLS_REQUIRED\", \"https_port\": {https_port}}}");
+    let mut resp = (StatusCode::FORBIDDEN, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        error::V1_HEADER,
+        axum::http::HeaderValue::from_static(error::V1_VALUE),
+    );
+    resp
 }
 
 async fn ping(State(ctx): Ctx) -> Response {

@@ -148,8 +148,8 @@ fn client_stats(c: &ClientShared, topic_filter: Option<&str>) -> ClientStats {
         user_agent: ident.user_agent,
         pub_counts,
         tls: ident.tls,
-        tls_cipher_suite: String::new(),
-        tls_version: String::new(),
+        tls_cipher_suite: ident.tls_cipher_suite,
+        tls_version: ident.tls_version,
         tls_negotiated_protocol: String::new(),
         tls_negotiated_protocol_is_mutual: false,
     }

@@ -14,6 +14,7 @@ use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::tcp::compress::Codec;
 use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
 use crate::tcp::inflight::InFlight;
+use crate::tcp::transport::Transport;
 use crate::topic::{Topic, TopicError};
 use bytes::{Bytes, BytesMut};
 use protocol::{
@@ -23,13 +24,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 /// How many messages one delivery round takes from the channel at most.
 const DELIVERY_BATCH: u64 = 256;
+/// How long a client may take over the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Initial read buffer; grows as large bodies need.
 const READ_BUF: usize = 64 * 1024;
 
@@ -44,9 +47,9 @@ enum Exit {
     Closed,
 }
 
-pub struct Conn<S> {
+pub struct Conn {
     ctx: Arc<Nsqd>,
-    stream: S,
+    stream: Transport,
     client: Arc<ClientShared>,
     rbuf: BytesMut,
     out: BytesMut,
@@ -64,8 +67,8 @@ pub struct Conn<S> {
     raw_out: Vec<u8>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub fn new(ctx: Arc<Nsqd>, stream: S, peer: SocketAddr) -> Conn<S> {
+impl Conn {
+    pub fn new(ctx: Arc<Nsqd>, stream: Transport, peer: SocketAddr) -> Conn {
         let id = ctx.next_client_id();
         let kick = ctx.shutdown.child_token();
         let client = Arc::new(ClientShared::new(id, peer, crate::unix_now(), kick));
@@ -180,9 +183,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         loop {
             let state = self.state;
             let heartbeats = self.settings.heartbeat.is_some();
-            let decoded = self
-                .decoder
-                .decode(&mut self.rbuf, |name| state_check(name, state, heartbeats));
+            let tls_pending =
+                self.ctx.tls_required_tcp && !matches!(self.stream, Transport::Tls(_));
+            let decoded = self.decoder.decode(&mut self.rbuf, |name, word| {
+                if tls_pending && name != CommandName::Identify {
+                    return Err(ProtocolError::invalid("cannot ")
+                        .with_raw(&[word, b" in current state (TLS required)"].concat()));
+                }
+                state_check(name, state, heartbeats)
+            });
             match decoded {
                 Ok(None) => return Ok(processed),
                 Ok(Some(cmd)) => {
@@ -293,7 +302,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             None
         };
+        let tls = negotiated.tls;
         self.settings = negotiated;
+        if tls {
+            self.upgrade_tls().await?;
+        }
         if let Some(codec) = codec {
             // The JSON goes out plain; everything after it, starting with this OK, is
             // compressed. A failed flush means the connection is gone.
@@ -311,6 +324,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.raw_in.extend_from_slice(&pending);
             frame::put_response(&mut self.out, frame::OK);
         }
+        Ok(())
+    }
+
+    /// TLS upgrade after the plain JSON reply: handshake (5 s), then `OK` over TLS.
+    /// A failed handshake closes the connection.
+    async fn upgrade_tls(&mut self) -> Result<(), ProtocolError> {
+        let failed = |why: &str| {
+            ProtocolError::new(ErrorCode::IdentifyFailed, format!("IDENTIFY failed {why}"))
+        };
+        self.flush().await.map_err(|_| failed("write error"))?;
+        let acceptor = self
+            .ctx
+            .tls_acceptor
+            .clone()
+            .ok_or_else(|| failed("TLS not configured"))?;
+        let Transport::Plain(tcp) = std::mem::replace(&mut self.stream, Transport::Upgrading)
+        else {
+            return Err(failed("TLS already active"));
+        };
+        let tls = match timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                debug!(client = self.client.id, error = %e, "TLS handshake failed");
+                return Err(failed("TLS handshake failed"));
+            }
+            Err(_) => return Err(failed("TLS handshake timed out")),
+        };
+        {
+            let (_, session) = tls.get_ref();
+            let mut ident = crate::lock(&self.client.identity);
+            ident.tls = true;
+            ident.tls_version = crate::tls::version_name(session.protocol_version());
+            ident.tls_cipher_suite = crate::tls::suite_name(session.negotiated_cipher_suite());
+        }
+        self.stream = Transport::Tls(Box::new(tls));
+        frame::put_response(&mut self.out, frame::OK);
         Ok(())
     }
 
@@ -567,7 +616,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // short by a kick, so shutdown never waits on a client that stopped reading.
         let limit = self.settings.heartbeat.unwrap_or(Duration::from_secs(3600));
         let result = tokio::select! {
-            r = timeout(limit, self.stream.write_all(data)) => match r {
+            r = timeout(limit, write_and_flush(&mut self.stream, data)) => match r {
                 Ok(r) => r.is_ok(),
                 Err(_) => false,
             },
@@ -600,6 +649,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         self.ctx.unregister_client(self.client.id);
     }
+}
+
+/// Write everything and flush (TLS buffers inside the session until flushed).
+async fn write_and_flush(stream: &mut Transport, data: &[u8]) -> std::io::Result<()> {
+    stream.write_all(data).await?;
+    stream.flush().await
 }
 
 enum SubError {

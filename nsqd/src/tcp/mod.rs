@@ -6,6 +6,7 @@ pub mod compress;
 pub mod conn;
 pub mod identify;
 pub mod inflight;
+pub mod transport;
 
 use crate::broker::Nsqd;
 use bytes::BytesMut;
@@ -54,5 +55,7 @@ async fn handle(ctx: Arc<Nsqd>, mut stream: TcpStream, peer: std::net::SocketAdd
         let _ = stream.shutdown().await;
         return;
     }
-    conn::Conn::new(ctx, stream, peer).run().await;
+    conn::Conn::new(ctx, transport::Transport::Plain(stream), peer)
+        .run()
+        .await;
 }

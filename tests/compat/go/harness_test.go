@@ -31,19 +31,22 @@ const (
 var (
 	tcpListenRe  = regexp.MustCompile(`TCP: listening on (\S+:\d+)`)
 	httpListenRe = regexp.MustCompile(`HTTP: listening on (\S+:\d+)`)
-	httpClient   = &http.Client{Timeout: 5 * time.Second}
+	// httpsListenRe finds the HTTPS listener (only with a TLS certificate).
+	httpsListenRe = regexp.MustCompile(`HTTPS: listening on (\S+:\d+)`)
+	httpClient    = &http.Client{Timeout: 5 * time.Second}
 )
 
 // lineLog collects a process stream line by line and remembers the listen
 // addresses announced on it.
 type lineLog struct {
-	mu       *sync.Mutex // shared by the stdout and stderr lineLogs
-	name     string
-	all      *bytes.Buffer // shared by stdout and stderr
-	partial  []byte
-	scan     bool
-	tcpAddr  string
-	httpAddr string
+	mu        *sync.Mutex // shared by the stdout and stderr lineLogs
+	name      string
+	all       *bytes.Buffer // shared by stdout and stderr
+	partial   []byte
+	scan      bool
+	tcpAddr   string
+	httpAddr  string
+	httpsAddr string
 }
 
 func (l *lineLog) Write(p []byte) (int, error) {
@@ -67,8 +70,23 @@ func (l *lineLog) Write(p []byte) (int, error) {
 		if m := httpListenRe.FindStringSubmatch(line); m != nil && l.httpAddr == "" {
 			l.httpAddr = m[1]
 		}
+		if m := httpsListenRe.FindStringSubmatch(line); m != nil && l.httpsAddr == "" {
+			l.httpsAddr = m[1]
+		}
 	}
 	return len(p), nil
+}
+
+// httpsAddress is the HTTPS listener's address, "" if none was announced.
+func (n *nsqdProc) httpsAddress() string {
+	n.outMu.Lock()
+	defer n.outMu.Unlock()
+	for _, l := range n.streams {
+		if l.httpsAddr != "" {
+			return l.httpsAddr
+		}
+	}
+	return ""
 }
 
 func (l *lineLog) addrs() (string, string) {
@@ -383,17 +401,20 @@ type channelStats struct {
 }
 
 type clientStats struct {
-	ClientID      string     `json:"client_id"`
-	Hostname      string     `json:"hostname"`
-	UserAgent     string     `json:"user_agent"`
-	ReadyCount    int64      `json:"ready_count"`
-	InFlightCount int64      `json:"in_flight_count"`
-	MessageCount  uint64     `json:"message_count"`
-	FinishCount   uint64     `json:"finish_count"`
-	RequeueCount  uint64     `json:"requeue_count"`
-	PubCounts     []pubCount `json:"pub_counts"`
-	Snappy        bool       `json:"snappy"`
-	Deflate       bool       `json:"deflate"`
+	ClientID       string     `json:"client_id"`
+	Hostname       string     `json:"hostname"`
+	UserAgent      string     `json:"user_agent"`
+	ReadyCount     int64      `json:"ready_count"`
+	InFlightCount  int64      `json:"in_flight_count"`
+	MessageCount   uint64     `json:"message_count"`
+	FinishCount    uint64     `json:"finish_count"`
+	RequeueCount   uint64     `json:"requeue_count"`
+	PubCounts      []pubCount `json:"pub_counts"`
+	Snappy         bool       `json:"snappy"`
+	Deflate        bool       `json:"deflate"`
+	TLS            bool       `json:"tls"`
+	TLSVersion     string     `json:"tls_version"`
+	TLSCipherSuite string     `json:"tls_cipher_suite"`
 }
 
 type pubCount struct {
