@@ -9,6 +9,7 @@ use crate::channel::Channel;
 use crate::client::ClientShared;
 use crate::config::Config;
 use crate::lock;
+use crate::lookup::Event;
 use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
 use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::topic::{QueueSettings, Topic, TopicError};
@@ -62,6 +63,9 @@ pub struct Nsqd {
     metadata_write: Mutex<()>,
     /// `nsqlookupd_tcp_addresses`, changeable at runtime over HTTP.
     lookupd_addresses: Mutex<Vec<String>>,
+    pub lookup: crate::lookup::Lookup,
+    /// True while `nsqd.dat` is being loaded (no lookupd channel pre-creation then).
+    loading: AtomicBool,
 }
 
 impl std::fmt::Debug for Nsqd {
@@ -137,6 +141,8 @@ impl Nsqd {
             health_error: Mutex::new(String::new()),
             metadata_dirty: Notify::new(),
             metadata_write: Mutex::new(()),
+            lookup: crate::lookup::Lookup::default(),
+            loading: AtomicBool::new(false),
         }
     }
 
@@ -165,8 +171,32 @@ impl Nsqd {
         }
     }
 
-    pub fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+    /// Change the lookupd set at runtime: removed peers are dropped, new ones connected.
+    pub fn set_lookupd_addresses(self: &Arc<Self>, addrs: Vec<String>) {
+        self.lookup.set_addresses(self, &addrs);
         *lock(&self.lookupd_addresses) = addrs;
+    }
+
+    /// Connect to the lookupds named in the config.
+    pub fn start_lookup(self: &Arc<Self>) {
+        let addrs = lock(&self.lookupd_addresses).clone();
+        self.lookup.set_addresses(self, &addrs);
+    }
+
+    /// The TCP port registered with lookupd: `--broadcast-tcp-port`, else the bound one.
+    pub fn broadcast_tcp_port(&self) -> u16 {
+        match self.config.broadcast_tcp_port {
+            0 => self.tcp_addr.port(),
+            p => p,
+        }
+    }
+
+    /// The HTTP port registered with lookupd: `--broadcast-http-port`, else the bound one.
+    pub fn broadcast_http_port(&self) -> u16 {
+        match self.config.broadcast_http_port {
+            0 => self.http_addr.map_or(0, |a| a.port()),
+            p => p,
+        }
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -208,7 +238,7 @@ impl Nsqd {
         v
     }
 
-    pub fn get_or_create_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+    pub fn get_or_create_topic(self: &Arc<Self>, name: &str) -> Result<Arc<Topic>, TopicError> {
         if let Some(t) = self.topic(name) {
             return Ok(t);
         }
@@ -225,7 +255,45 @@ impl Nsqd {
         if !topic.ephemeral {
             self.persist_soon();
         }
+        self.lookup.notify(Event::Register(name.to_string(), None));
+        if !self.loading.load(Ordering::Relaxed) && self.lookup.has_peers() {
+            self.precreate_channels(&topic);
+        }
         Ok(topic)
+    }
+
+    /// A new topic gets the channels it has on other nodes (as lookupd knows them) before
+    /// anything is delivered, so messages published here reach consumers' channels.
+    fn precreate_channels(self: &Arc<Self>, topic: &Arc<Topic>) {
+        let addrs = self.lookup.http_addresses();
+        if addrs.is_empty() {
+            error!(topic = %topic.name, "no lookupd HTTP address known yet; channels not pre-created");
+            return;
+        }
+        topic.hold();
+        let ctx = Arc::clone(self);
+        let topic = Arc::clone(topic);
+        tokio::spawn(async move {
+            let c = &ctx.config;
+            let names = crate::lookup::channels_for_topic(
+                &addrs,
+                &topic.name,
+                c.http_client_connect_timeout,
+                c.http_client_request_timeout,
+            )
+            .await;
+            for name in names {
+                if protocol::names::is_ephemeral(&name)
+                    || !protocol::names::is_valid(name.as_bytes())
+                {
+                    continue;
+                }
+                if let Err(e) = ctx.get_or_create_channel(&topic, &name) {
+                    warn!(topic = %topic.name, channel = %name, error = %e, "channel pre-creation failed");
+                }
+            }
+            topic.release();
+        });
     }
 
     pub fn get_or_create_channel(
@@ -234,8 +302,12 @@ impl Nsqd {
         name: &str,
     ) -> Result<Arc<Channel>, TopicError> {
         let (ch, created) = topic.get_or_create_channel(name)?;
-        if created && !ch.ephemeral && !topic.ephemeral {
-            self.persist_soon();
+        if created {
+            if !ch.ephemeral && !topic.ephemeral {
+                self.persist_soon();
+            }
+            self.lookup
+                .notify(Event::Register(topic.name.clone(), Some(name.to_string())));
         }
         Ok(ch)
     }
@@ -248,6 +320,12 @@ impl Nsqd {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
         let Some(topic) = removed else { return false };
+        for ch in topic.channels() {
+            self.lookup
+                .notify(Event::Unregister(name.to_string(), Some(ch.name.clone())));
+        }
+        self.lookup
+            .notify(Event::Unregister(name.to_string(), None));
         topic.delete();
         info!(topic = %name, "topic deleted");
         if !topic.ephemeral {
@@ -259,6 +337,10 @@ impl Nsqd {
     pub fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
         let deleted = topic.delete_channel(name);
         if deleted {
+            self.lookup.notify(Event::Unregister(
+                topic.name.clone(),
+                Some(name.to_string()),
+            ));
             if topic.ephemeral && topic.channel_count() == 0 {
                 self.delete_topic(&topic.name);
             } else if !protocol::names::is_ephemeral(name) {
@@ -367,6 +449,13 @@ impl Nsqd {
         let Some(md) = metadata::load(&self.settings.data_path)? else {
             return Ok(());
         };
+        self.loading.store(true, Ordering::Relaxed);
+        let result = self.load_topics(md);
+        self.loading.store(false, Ordering::Relaxed);
+        result
+    }
+
+    fn load_topics(self: &Arc<Self>, md: Metadata) -> Result<(), anyhow::Error> {
         for tm in md.topics.unwrap_or_default() {
             if !protocol::names::is_valid(tm.name.as_bytes()) {
                 warn!(topic = %tm.name, "skipping creation of invalid topic");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod guid;
 pub mod http;
 pub mod logging;
+pub mod lookup;
 pub mod metadata;
 pub mod queue;
 pub mod tcp;
@@ -137,6 +138,7 @@ pub async fn run(
     }
 
     info!("TCP: listening on {tcp_addr}");
+    ctx.start_lookup();
     let accept = tokio::spawn(tcp::accept_loop(Arc::clone(&ctx), listeners.tcp));
     let http_task = listeners.http.map(|l| {
         if let Some(a) = http_addr {

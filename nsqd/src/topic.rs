@@ -74,6 +74,8 @@ struct State {
     pending_deferred: VecDeque<(Message, Instant)>,
     paused: bool,
     draining: bool,
+    /// New topic waiting for lookupd channel pre-creation: nothing flows to channels yet.
+    held: bool,
 }
 
 impl State {
@@ -81,6 +83,7 @@ impl State {
     fn flowing(&self) -> bool {
         !self.channels.is_empty()
             && !self.paused
+            && !self.held
             && !self.draining
             && self.backlog.is_empty()
             && self.pending_deferred.is_empty()
@@ -132,6 +135,7 @@ impl Topic {
                 pending_deferred: VecDeque::new(),
                 paused: false,
                 draining: false,
+                held: false,
             }),
             message_count: AtomicU64::new(0),
             message_bytes: AtomicU64::new(0),
@@ -212,7 +216,7 @@ impl Topic {
 
     /// Start the drain task if there is a backlog and somewhere to put it.
     fn maybe_drain(self: &Arc<Self>, st: &mut State) {
-        if st.draining || st.channels.is_empty() || st.paused || self.is_exiting() {
+        if st.draining || st.held || st.channels.is_empty() || st.paused || self.is_exiting() {
             return;
         }
         if st.backlog.is_empty() && st.pending_deferred.is_empty() {
@@ -228,7 +232,7 @@ impl Topic {
         let mut batch = Vec::with_capacity(DRAIN_BATCH);
         loop {
             let mut st = lock(&self.state);
-            if self.is_exiting() || st.channels.is_empty() || st.paused {
+            if self.is_exiting() || st.channels.is_empty() || st.paused || st.held {
                 st.draining = false;
                 return;
             }
@@ -308,6 +312,18 @@ impl Topic {
 
     pub fn is_exiting(&self) -> bool {
         self.exiting.load(Ordering::Relaxed)
+    }
+
+    /// Hold delivery to channels (while channels are being pre-created).
+    pub fn hold(&self) {
+        lock(&self.state).held = true;
+    }
+
+    /// End a `hold`: queued messages now go to every channel that exists.
+    pub fn release(self: &Arc<Self>) {
+        let mut st = lock(&self.state);
+        st.held = false;
+        self.maybe_drain(&mut st);
     }
 
     pub fn is_paused(&self) -> bool {

@@ -39,7 +39,7 @@ pub async fn read_body(mut body: Body, limit: i64, too_big: &str) -> Result<Byte
 
 /// `topic` from the query: missing, invalid, then get-or-create.
 fn topic_from_query(
-    ctx: &crate::broker::Nsqd,
+    ctx: &Arc<crate::broker::Nsqd>,
     raw: &Option<String>,
 ) -> Result<Arc<Topic>, ApiError> {
     let q = parse_query(raw)?;

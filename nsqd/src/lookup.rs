@@ -1,0 +1,372 @@
+//! Registration with nsqlookupd: one task per configured lookupd keeps a V1 connection,
+//! IDENTIFYs, REGISTERs every topic and channel, forwards each creation and deletion as
+//! REGISTER/UNREGISTER, and PINGs every 15 s; on any error it reconnects with backoff and
+//! registers everything again. Also the lookupd side of topic creation: asking every
+//! lookupd which channels a new topic has elsewhere in the cluster (`/channels`).
+
+use crate::broker::Nsqd;
+use bytes::{BufMut, BytesMut};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Every read and write to a lookupd must finish within this (the reference's deadline).
+const IO_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+/// Registration changes waiting for a peer; past this the peer reconnects and re-registers.
+const EVENT_QUEUE: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Register(String, Option<String>),
+    Unregister(String, Option<String>),
+}
+
+impl Event {
+    fn command(&self) -> String {
+        let (verb, topic, channel) = match self {
+            Event::Register(t, c) => ("REGISTER", t, c),
+            Event::Unregister(t, c) => ("UNREGISTER", t, c),
+        };
+        match channel {
+            Some(c) => format!("{verb} {topic} {c}\n"),
+            None => format!("{verb} {topic}\n"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IdentifyBody<'a> {
+    broadcast_address: &'a str,
+    hostname: &'a str,
+    http_port: u16,
+    tcp_port: u16,
+    version: &'a str,
+}
+
+#[derive(Deserialize)]
+struct IdentifyReply {
+    #[serde(default)]
+    broadcast_address: String,
+    #[serde(default)]
+    http_port: u16,
+}
+
+struct Peer {
+    tx: mpsc::Sender<Event>,
+    overflow: Arc<AtomicBool>,
+    cancel: CancellationToken,
+    /// `host:port` of the lookupd's HTTP API, once it told us in its IDENTIFY reply.
+    http_addr: Arc<Mutex<Option<String>>>,
+}
+
+/// The set of lookupd peers, changeable at runtime.
+#[derive(Default)]
+pub struct Lookup {
+    peers: Mutex<HashMap<String, Peer>>,
+}
+
+impl Lookup {
+    /// Connect to `addrs`, dropping peers no longer listed.
+    pub fn set_addresses(&self, ctx: &Arc<Nsqd>, addrs: &[String]) {
+        let mut peers = crate::lock(&self.peers);
+        peers.retain(|addr, p| {
+            let keep = addrs.contains(addr);
+            if !keep {
+                info!(lookupd = %addr, "LOOKUP: removing peer");
+                p.cancel.cancel();
+            }
+            keep
+        });
+        for addr in addrs {
+            if peers.contains_key(addr) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+            let peer = Peer {
+                tx,
+                overflow: Arc::new(AtomicBool::new(false)),
+                cancel: ctx.shutdown.child_token(),
+                http_addr: Arc::new(Mutex::new(None)),
+            };
+            let task = PeerTask {
+                ctx: Arc::downgrade(ctx),
+                addr: addr.clone(),
+                rx,
+                overflow: Arc::clone(&peer.overflow),
+                cancel: peer.cancel.clone(),
+                http_addr: Arc::clone(&peer.http_addr),
+            };
+            tokio::spawn(task.run());
+            peers.insert(addr.clone(), peer);
+        }
+    }
+
+    /// Forward a registration change to every peer.
+    pub fn notify(&self, event: Event) {
+        for p in crate::lock(&self.peers).values() {
+            if p.tx.try_send(event.clone()).is_err() {
+                p.overflow.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn has_peers(&self) -> bool {
+        !crate::lock(&self.peers).is_empty()
+    }
+
+    /// HTTP addresses of the lookupds that have answered IDENTIFY.
+    pub fn http_addresses(&self) -> Vec<String> {
+        crate::lock(&self.peers)
+            .values()
+            .filter_map(|p| crate::lock(&p.http_addr).clone())
+            .collect()
+    }
+}
+
+struct PeerTask {
+    ctx: Weak<Nsqd>,
+    addr: String,
+    rx: mpsc::Receiver<Event>,
+    overflow: Arc<AtomicBool>,
+    cancel: CancellationToken,
+    http_addr: Arc<Mutex<Option<String>>>,
+}
+
+impl PeerTask {
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let cancel = self.cancel.clone();
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = self.session() => r,
+            };
+            if let Err(e) = result {
+                warn!(lookupd = %self.addr, error = %e, "LOOKUP: connection failed");
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connection: identify, register everything, then forward events and ping.
+    async fn session(&mut self) -> anyhow::Result<()> {
+        let mut stream = timeout(IO_TIMEOUT, TcpStream::connect(&self.addr)).await??;
+        info!(lookupd = %self.addr, "LOOKUP: connected");
+        // Changes queued while disconnected are covered by the full registration below.
+        while self.rx.try_recv().is_ok() {}
+        self.overflow.store(false, Ordering::Relaxed);
+        let Some(ctx) = self.ctx.upgrade() else {
+            return Ok(());
+        };
+        let body = serde_json::to_vec(&IdentifyBody {
+            broadcast_address: &ctx.config.broadcast_address,
+            hostname: &crate::config::hostname(),
+            http_port: ctx.broadcast_http_port(),
+            tcp_port: ctx.broadcast_tcp_port(),
+            version: crate::VERSION,
+        })?;
+        let mut msg = BytesMut::new();
+        msg.put_slice(protocol::MAGIC_V1);
+        msg.put_slice(b"IDENTIFY\n");
+        msg.put_u32(body.len() as u32);
+        msg.put_slice(&body);
+        let reply = exchange(&mut stream, &msg, ctx.decoder_limits.max_body_size).await?;
+        if reply == b"E_INVALID" {
+            anyhow::bail!("lookupd refused IDENTIFY");
+        }
+        let info: IdentifyReply = serde_json::from_slice(&reply)?;
+        if !info.broadcast_address.is_empty() && info.http_port != 0 {
+            *crate::lock(&self.http_addr) =
+                Some(format!("{}:{}", info.broadcast_address, info.http_port));
+        }
+        for event in registrations(&ctx) {
+            self.send(&mut stream, &event, &ctx).await?;
+        }
+        drop(ctx);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        loop {
+            tokio::select! {
+                ev = self.rx.recv() => {
+                    let Some(ev) = ev else { return Ok(()) };
+                    if self.overflow.load(Ordering::Relaxed) {
+                        anyhow::bail!("too many pending registrations; reconnecting");
+                    }
+                    let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
+                    self.send(&mut stream, &ev, &ctx).await?;
+                }
+                _ = ping.tick() => {
+                    let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
+                    let reply = exchange(&mut stream, b"PING\n", ctx.decoder_limits.max_body_size).await?;
+                    if reply != b"OK" {
+                        anyhow::bail!("PING answered {}", String::from_utf8_lossy(&reply));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, stream: &mut TcpStream, ev: &Event, ctx: &Nsqd) -> anyhow::Result<()> {
+        let cmd = ev.command();
+        debug!(lookupd = %self.addr, command = %cmd.trim_end(), "LOOKUP: sending");
+        let reply = exchange(stream, cmd.as_bytes(), ctx.decoder_limits.max_body_size).await?;
+        if reply != b"OK" {
+            anyhow::bail!(
+                "{} answered {}",
+                cmd.trim_end(),
+                String::from_utf8_lossy(&reply)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Everything this nsqd has, as REGISTER events: each channel, or the bare topic when it
+/// has none (ephemeral ones included, as the reference does).
+fn registrations(ctx: &Nsqd) -> Vec<Event> {
+    let mut out = Vec::new();
+    for t in ctx.topics() {
+        let channels = t.channels();
+        if channels.is_empty() {
+            out.push(Event::Register(t.name.clone(), None));
+        }
+        for c in channels {
+            out.push(Event::Register(t.name.clone(), Some(c.name.clone())));
+        }
+    }
+    out
+}
+
+/// Write `msg`, read one `[4-byte size][data]` response; each step within `IO_TIMEOUT`.
+async fn exchange(stream: &mut TcpStream, msg: &[u8], max_size: i64) -> anyhow::Result<Vec<u8>> {
+    timeout(IO_TIMEOUT, stream.write_all(msg)).await??;
+    let mut size = [0u8; 4];
+    timeout(IO_TIMEOUT, stream.read_exact(&mut size)).await??;
+    let n = i32::from_be_bytes(size);
+    if n < 0 || i64::from(n) > max_size {
+        anyhow::bail!("bad response size {n}");
+    }
+    let mut data = vec![0u8; n as usize];
+    timeout(IO_TIMEOUT, stream.read_exact(&mut data)).await??;
+    Ok(data)
+}
+
+/// The channels `topic` has on the given lookupds (union), for pre-creating them on a new
+/// topic. Failures are logged and skipped.
+pub async fn channels_for_topic(
+    http_addrs: &[String],
+    topic: &str,
+    connect: Duration,
+    request: Duration,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for addr in http_addrs {
+        match timeout(request, http_get_channels(addr, topic, connect)).await {
+            Ok(Ok(chs)) => {
+                for c in chs {
+                    if !out.contains(&c) {
+                        out.push(c);
+                    }
+                }
+            }
+            Ok(Err(e)) => {
+                warn!(lookupd = %addr, topic = %topic, error = %e, "LOOKUP: /channels query failed")
+            }
+            Err(_) => warn!(lookupd = %addr, topic = %topic, "LOOKUP: /channels query timed out"),
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct ChannelsReply {
+    channels: Option<Vec<String>>,
+}
+
+/// A minimal HTTP/1.0 GET of `/channels?topic=` (the reply is small; read to EOF).
+async fn http_get_channels(
+    addr: &str,
+    topic: &str,
+    connect: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let mut stream = timeout(connect, TcpStream::connect(addr)).await??;
+    let req = format!(
+        "GET /channels?topic={topic} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/vnd.nsq; version=1.0\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut buf = BytesMut::new();
+    while stream.read_buf(&mut buf).await? > 0 {
+        if buf.len() > 1 << 20 {
+            anyhow::bail!("response too large");
+        }
+    }
+    let text = &buf[..];
+    let split = text
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("malformed HTTP response"))?;
+    let status_ok = text.starts_with(b"HTTP/1.1 200") || text.starts_with(b"HTTP/1.0 200");
+    if !status_ok {
+        anyhow::bail!(
+            "HTTP status {}",
+            String::from_utf8_lossy(&text[..text.len().min(12)])
+        );
+    }
+    let value: serde_json::Value = serde_json::from_slice(&text[split + 4..])?;
+    // Pre-1.0 lookupds wrap the reply in {"status_code","data"}.
+    let inner = value.get("data").cloned().unwrap_or(value);
+    let reply: ChannelsReply = serde_json::from_value(inner)?;
+    Ok(reply.channels.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(Event::Register("t".into(), None).command(), "REGISTER t\n");
+        assert_eq!(
+            Event::Register("t".into(), Some("c".into())).command(),
+            "REGISTER t c\n"
+        );
+        assert_eq!(
+            Event::Unregister("t".into(), Some("c".into())).command(),
+            "UNREGISTER t c\n"
+        );
+        assert_eq!(
+            Event::Unregister("t".into(), None).command(),
+            "UNREGISTER t\n"
+        );
+    }
+
+    #[test]
+    fn identify_body_keys_are_sorted() {
+        let b = serde_json::to_string(&IdentifyBody {
+            broadcast_address: "h",
+            hostname: "h",
+            http_port: 1,
+            tcp_port: 2,
+            version: "1.3.0",
+        })
+        .expect("json");
+        assert_eq!(
+            b,
+            r#"{"broadcast_address":"h","hostname":"h","http_port":1,"tcp_port":2,"version":"1.3.0"}"#
+        );
+    }
+}
