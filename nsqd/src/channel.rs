@@ -57,6 +57,8 @@ struct State {
     backlog: Backlog,
     timed: BinaryHeap<Reverse<Timed>>,
     deferred_ids: HashSet<MessageId>,
+    /// IDs of orphaned in-flight messages (their client went away).
+    orphan_ids: HashSet<MessageId>,
     seq: u64,
     consumers: Vec<Arc<ClientShared>>,
     wake_cursor: usize,
@@ -121,6 +123,7 @@ impl Channel {
                 backlog,
                 timed: BinaryHeap::new(),
                 deferred_ids: HashSet::new(),
+                orphan_ids: HashSet::new(),
                 seq: 0,
                 consumers: Vec::new(),
                 wake_cursor: 0,
@@ -159,11 +162,16 @@ impl Channel {
 
     fn defer(&self, msg: Message, delay: Duration, kind: TimedKind) -> Result<(), ChannelError> {
         let mut st = lock(&self.state);
-        if kind == TimedKind::Deferred {
-            if !st.deferred_ids.insert(msg.id) {
-                return Err(ChannelError::AlreadyDeferred);
+        match kind {
+            TimedKind::Deferred => {
+                if !st.deferred_ids.insert(msg.id) {
+                    return Err(ChannelError::AlreadyDeferred);
+                }
+                self.deferred.fetch_add(1, Ordering::Relaxed);
             }
-            self.deferred.fetch_add(1, Ordering::Relaxed);
+            TimedKind::Orphan => {
+                st.orphan_ids.insert(msg.id);
+            }
         }
         st.seq += 1;
         let seq = st.seq;
@@ -263,7 +271,10 @@ impl Channel {
                     st.deferred_ids.remove(&t.msg.id);
                     self.deferred.fetch_sub(1, Ordering::Relaxed);
                 }
-                TimedKind::Orphan => timeouts += 1,
+                TimedKind::Orphan => {
+                    st.orphan_ids.remove(&t.msg.id);
+                    timeouts += 1;
+                }
             }
             due.push(t.msg);
         }
@@ -285,6 +296,18 @@ impl Channel {
             warn!(topic = %self.topic_name, channel = %self.name, error = %e, "disk queue sync failed");
         }
         !due.is_empty()
+    }
+
+    /// Is `id` in flight to a client other than `me` (or to one that went away)?
+    /// Only asked when a FIN/REQ/TOUCH missed, to pick the reference's error reason.
+    pub fn in_flight_elsewhere(&self, id: &MessageId, me: u64) -> bool {
+        let st = lock(&self.state);
+        st.orphan_ids.contains(id)
+            || st
+                .consumers
+                .iter()
+                .filter(|c| c.id != me)
+                .any(|c| lock(&c.inflight).contains(id))
     }
 
     pub fn add_consumer(&self, client: Arc<ClientShared>) -> Result<(), ChannelError> {
@@ -342,6 +365,7 @@ impl Channel {
         self.epoch.fetch_add(1, Ordering::Relaxed);
         st.timed.clear();
         st.deferred_ids.clear();
+        st.orphan_ids.clear();
         self.in_flight.store(0, Ordering::Relaxed);
         self.deferred.store(0, Ordering::Relaxed);
         for c in &st.consumers {

@@ -3,6 +3,7 @@
 //! messages or channel state changed; `kick`: close now). The connection task itself owns
 //! the socket, the in-flight table and everything else (see `tcp::conn`).
 
+use crate::tcp::inflight::InFlight;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -46,6 +47,10 @@ pub struct ClientShared {
     pub identity: Mutex<Identity>,
     /// Messages published per topic over this connection.
     pub pub_counts: Mutex<HashMap<String, u64>>,
+    /// Messages sent to this client and not yet FINished, REQueued or timed out. Used by
+    /// the connection task alone, except that a channel looks here to tell another
+    /// client's FIN "client does not own message" from "ID not in flight".
+    pub inflight: Mutex<InFlight>,
 }
 
 impl ClientShared {
@@ -70,6 +75,7 @@ impl ClientShared {
                 ..Identity::default()
             }),
             pub_counts: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(InFlight::default()),
         }
     }
 

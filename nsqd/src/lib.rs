@@ -12,6 +12,7 @@ pub mod logging;
 pub mod lookup;
 pub mod metadata;
 pub mod queue;
+pub mod statsd;
 pub mod tcp;
 pub mod tls;
 pub mod topic;
@@ -156,6 +157,7 @@ pub async fn run(
         _ => None,
     };
     let scan = tokio::spawn(Arc::clone(&ctx).scan_loop());
+    let statsd = tokio::spawn(statsd::statsd_loop(Arc::clone(&ctx)));
     let meta = tokio::spawn(Arc::clone(&ctx).metadata_loop());
 
     shutdown.cancelled().await;
@@ -172,6 +174,7 @@ pub async fn run(
         let _ = h.await;
     }
     let _ = scan.await;
+    let _ = statsd.await;
     let _ = meta.await;
     let ctx2 = Arc::clone(&ctx);
     if let Err(e) = tokio::task::spawn_blocking(move || ctx2.close()).await {

@@ -34,6 +34,15 @@ impl Consumer {
         }
     }
 
+    /// Wraps a connection that is already subscribed (e.g. after an IDENTIFY with
+    /// options) and has its RDY window set.
+    pub fn from_client(client: Client) -> Consumer {
+        Consumer {
+            client,
+            fin_failures: 0,
+        }
+    }
+
     /// The next message within `wait` (FIN queued for it), or None. `E_FIN_FAILED`
     /// (a duplicate delivery of an ID already finished, possible after a crash) is
     /// counted and skipped; any other frame fails the test.

@@ -135,9 +135,11 @@ fn must(method: &str, path: &str, result: io::Result<Response>) -> Response {
     result.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-/// `GET /stats?format=json&topic=<topic>`, parsed.
+/// `GET /stats?format=json&topic=<topic>`, parsed. A `#` in the name (ephemeral
+/// topics) is sent as `%23`.
 pub fn stats_json(addr: SocketAddr, topic: &str) -> serde_json::Value {
-    let response = get(addr, &format!("/stats?format=json&topic={topic}"));
+    let topic_param = topic.replace('#', "%23");
+    let response = get(addr, &format!("/stats?format=json&topic={topic_param}"));
     assert_eq!(response.status, 200, "/stats failed: {}", response.text());
     response.json()
 }
@@ -158,6 +160,21 @@ pub fn channel_stats(addr: SocketAddr, topic: &str, channel: &str) -> Option<ser
         .as_array()?
         .iter()
         .find(|c| c["channel_name"] == channel)
+        .cloned()
+}
+
+/// The client object of `/stats` in `topic`/`channel` whose `client_id` (set by
+/// IDENTIFY) is `client_id`, if it exists.
+pub fn client_stats(
+    addr: SocketAddr,
+    topic: &str,
+    channel: &str,
+    client_id: &str,
+) -> Option<serde_json::Value> {
+    channel_stats(addr, topic, channel)?["clients"]
+        .as_array()?
+        .iter()
+        .find(|c| c["client_id"] == client_id)
         .cloned()
 }
 

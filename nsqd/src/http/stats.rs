@@ -186,8 +186,9 @@ fn topic_stats(t: TopicSnapshot, include_clients: bool) -> TopicStats {
     }
 }
 
-fn mem_stats() -> MemStats {
-    let rss_kb = std::fs::read_to_string("/proc/self/status")
+/// Resident memory of this process in bytes (0 where /proc is unavailable).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
@@ -195,9 +196,12 @@ fn mem_stats() -> MemStats {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
         })
-        .unwrap_or(0);
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn mem_stats() -> MemStats {
     MemStats {
-        heap_in_use_bytes: rss_kb * 1024,
+        heap_in_use_bytes: resident_bytes(),
         ..MemStats::default()
     }
 }

@@ -13,7 +13,6 @@ use crate::channel::{Channel, ChannelError};
 use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::tcp::compress::Codec;
 use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
-use crate::tcp::inflight::InFlight;
 use crate::tcp::transport::Transport;
 use crate::topic::{Topic, TopicError};
 use bytes::{Bytes, BytesMut};
@@ -56,7 +55,6 @@ pub struct Conn {
     decoder: Decoder,
     state: u8,
     sub: Option<Subscription>,
-    inflight: InFlight,
     epoch: u64,
     settings: Negotiated,
     take_buf: Vec<Message>,
@@ -83,7 +81,6 @@ impl Conn {
             out: BytesMut::with_capacity(16 * 1024),
             state: STATE_INIT,
             sub: None,
-            inflight: InFlight::default(),
             epoch: 0,
             settings,
             take_buf: Vec::new(),
@@ -101,13 +98,14 @@ impl Conn {
 
     async fn serve(&mut self) -> Result<(), Exit> {
         let kick: CancellationToken = self.client.kick.clone();
-        let mut hb_next = self.settings.heartbeat.map(|h| Instant::now() + h);
-        let mut idle_deadline = self.settings.heartbeat.map(|h| Instant::now() + 2 * h);
+        let mut hb_interval = self.settings.heartbeat;
+        let mut hb_next = hb_interval.map(|h| Instant::now() + h);
+        let mut idle_deadline = hb_interval.map(|h| Instant::now() + 2 * h);
         loop {
             self.deliver().await?;
             self.flush().await?;
             let far = Instant::now() + Duration::from_secs(3600);
-            let inflight_deadline = self.inflight.next_deadline();
+            let inflight_deadline = self.table().next_deadline();
             let subscribed = self.sub.is_some();
             tokio::select! {
                 biased;
@@ -136,9 +134,11 @@ impl Conn {
                             idle_deadline = Some(Instant::now() + 2 * h);
                         }
                     }
-                    // IDENTIFY may have changed the heartbeat.
-                    if self.heartbeat_changed(&mut hb_next, &mut idle_deadline) {
-                        continue;
+                    // IDENTIFY may have changed (or disabled) the heartbeat: re-arm both timers.
+                    if self.settings.heartbeat != hb_interval {
+                        hb_interval = self.settings.heartbeat;
+                        hb_next = hb_interval.map(|h| Instant::now() + h);
+                        idle_deadline = hb_interval.map(|h| Instant::now() + 2 * h);
                     }
                 }
                 _ = self.client.wake.notified(), if subscribed => {
@@ -156,23 +156,6 @@ impl Conn {
                     self.expire_in_flight();
                 }
             }
-        }
-    }
-
-    /// Re-arm timers when IDENTIFY changed (or disabled) the heartbeat interval.
-    fn heartbeat_changed(&self, hb_next: &mut Option<Instant>, idle: &mut Option<Instant>) -> bool {
-        match (self.settings.heartbeat, *hb_next) {
-            (None, Some(_)) => {
-                *hb_next = None;
-                *idle = None;
-                true
-            }
-            (Some(h), None) => {
-                *hb_next = Some(Instant::now() + h);
-                *idle = Some(Instant::now() + 2 * h);
-                true
-            }
-            _ => false,
         }
     }
 
@@ -461,14 +444,15 @@ impl Conn {
         let Some(sub) = &self.sub else {
             return Err(fin_failed("FIN", &id, "ID not in flight"));
         };
-        match self.inflight.remove(&id) {
+        let removed = self.table().remove(&id);
+        match removed {
             Some(entry) if entry.epoch == sub.channel.epoch() => {
                 sub.channel.in_flight_done(entry.epoch, 1);
                 self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
                 self.client.finish_count.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            _ => Err(fin_failed("FIN", &id, "ID not in flight")),
+            _ => Err(fin_failed("FIN", &id, self.miss_reason(&id))),
         }
     }
 
@@ -476,9 +460,10 @@ impl Conn {
         let Some(sub) = &self.sub else {
             return Err(fin_failed("REQ", &id, "ID not in flight"));
         };
-        let entry = match self.inflight.remove(&id) {
+        let removed = self.table().remove(&id);
+        let entry = match removed {
             Some(e) if e.epoch == sub.channel.epoch() => e,
-            _ => return Err(fin_failed("REQ", &id, "ID not in flight")),
+            _ => return Err(fin_failed("REQ", &id, self.miss_reason(&id))),
         };
         self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
@@ -489,15 +474,16 @@ impl Conn {
 
     fn touch(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
         let now = Instant::now();
-        if self.inflight.touch(
+        let touched = self.table().touch(
             &id,
             now,
             self.settings.msg_timeout,
             self.ctx.max_msg_timeout,
-        ) {
+        );
+        if touched {
             Ok(())
         } else {
-            Err(fin_failed("TOUCH", &id, "ID not in flight"))
+            Err(fin_failed("TOUCH", &id, self.miss_reason(&id)))
         }
     }
 
@@ -524,27 +510,32 @@ impl Conn {
             let mut sent = 0u64;
             let mut dropped = 0u64;
             let msgs = std::mem::take(&mut self.take_buf);
-            for mut msg in msgs.into_iter() {
-                if self.settings.sample_rate > 0 && self.next_percent() > self.settings.sample_rate
-                {
-                    dropped += 1;
-                    continue;
+            {
+                let mut table = crate::lock(&self.client.inflight);
+                for mut msg in msgs.into_iter() {
+                    let rate = self.settings.sample_rate;
+                    if rate > 0 && next_percent(&mut self.rng) > rate {
+                        dropped += 1;
+                        continue;
+                    }
+                    msg.attempts = msg.attempts.wrapping_add(1);
+                    let start = self.out.len();
+                    frame::put_message(&mut self.out, &msg);
+                    if table
+                        .insert(msg, now, self.settings.msg_timeout, epoch)
+                        .is_err()
+                    {
+                        // An ID can be in flight once; never send a second copy.
+                        self.out.truncate(start);
+                        warn!(
+                            client = self.client.id,
+                            "duplicate message ID in flight, dropped"
+                        );
+                        dropped += 1;
+                        continue;
+                    }
+                    sent += 1;
                 }
-                msg.attempts = msg.attempts.wrapping_add(1);
-                frame::put_message(&mut self.out, &msg);
-                if self
-                    .inflight
-                    .insert(msg, now, self.settings.msg_timeout, epoch)
-                    .is_err()
-                {
-                    warn!(
-                        client = self.client.id,
-                        "duplicate message ID in flight, dropped"
-                    );
-                    dropped += 1;
-                    continue;
-                }
-                sent += 1;
             }
             if dropped > 0 {
                 channel.in_flight_done(epoch, dropped);
@@ -557,32 +548,24 @@ impl Conn {
         }
     }
 
-    /// Uniform 0..=99 for sampling (xorshift; quality is plenty for a percentage).
-    fn next_percent(&mut self) -> u8 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        (x % 100) as u8
-    }
-
     /// After the channel was emptied, forget what was delivered before.
     fn check_epoch(&mut self) {
         let Some(sub) = &self.sub else { return };
         let current = sub.channel.epoch();
         if current != self.epoch {
             self.epoch = current;
-            self.inflight.purge_epoch(current);
-            self.client
-                .in_flight
-                .store(self.inflight.len() as u64, Ordering::Relaxed);
+            let left = {
+                let mut table = self.table();
+                table.purge_epoch(current);
+                table.len()
+            };
+            self.client.in_flight.store(left as u64, Ordering::Relaxed);
         }
     }
 
     fn expire_in_flight(&mut self) {
         let Some(sub) = &self.sub else { return };
-        let expired = self.inflight.expire(Instant::now());
+        let expired = self.table().expire(Instant::now());
         if expired.is_empty() {
             return;
         }
@@ -596,6 +579,23 @@ impl Conn {
             .map(|e| e.msg)
             .collect();
         sub.channel.timed_out(&msgs, epoch);
+    }
+
+    /// This client's in-flight table. The lock is uncontended except when another client's
+    /// FIN misses and the channel looks here; never call into a channel while holding it.
+    fn table(&self) -> std::sync::MutexGuard<'_, crate::tcp::inflight::InFlight> {
+        crate::lock(&self.client.inflight)
+    }
+
+    /// Why FIN/REQ/TOUCH found no such message here: held by another client of the
+    /// channel (or by one that went away), or not in flight at all.
+    fn miss_reason(&self, id: &protocol::MessageId) -> &'static str {
+        match &self.sub {
+            Some(sub) if sub.channel.in_flight_elsewhere(id, self.client.id) => {
+                "client does not own message"
+            }
+            _ => "ID not in flight",
+        }
     }
 
     async fn flush(&mut self) -> Result<(), Exit> {
@@ -634,12 +634,8 @@ impl Conn {
     fn cleanup(&mut self) {
         if let Some(sub) = self.sub.take() {
             let epoch = self.epoch;
-            let orphans = self
-                .inflight
-                .drain()
-                .into_iter()
-                .map(|e| (e.msg, e.deadline))
-                .collect();
+            let drained = self.table().drain();
+            let orphans = drained.into_iter().map(|e| (e.msg, e.deadline)).collect();
             sub.channel.adopt_orphans(orphans, epoch);
             self.client.in_flight.store(0, Ordering::Relaxed);
             let left = sub.channel.remove_consumer(self.client.id);
@@ -655,6 +651,16 @@ impl Conn {
 async fn write_and_flush(stream: &mut Transport, data: &[u8]) -> std::io::Result<()> {
     stream.write_all(data).await?;
     stream.flush().await
+}
+
+/// Uniform 0..=99 for sampling (xorshift; quality is plenty for a percentage).
+fn next_percent(rng: &mut u64) -> u8 {
+    let mut x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    (x % 100) as u8
 }
 
 enum SubError {

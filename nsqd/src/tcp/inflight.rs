@@ -60,6 +60,10 @@ impl InFlight {
         Ok(())
     }
 
+    pub fn contains(&self, id: &MessageId) -> bool {
+        self.map.contains_key(id)
+    }
+
     pub fn remove(&mut self, id: &MessageId) -> Option<Entry> {
         let e = self.map.remove(id);
         if self.map.is_empty() {
