@@ -27,6 +27,9 @@ pub struct Identity {
     pub tls: bool,
     pub tls_version: String,
     pub tls_cipher_suite: String,
+    pub authed: bool,
+    pub auth_identity: String,
+    pub auth_identity_url: String,
 }
 
 #[derive(Debug)]

@@ -2,12 +2,14 @@
 //! is cancelled. The binary (`main.rs`) only parses flags, sets up logging and signals; the
 //! tests call the same two functions with port-0 listeners.
 
+pub mod auth;
 pub mod broker;
 pub mod channel;
 pub mod client;
 pub mod config;
 pub mod guid;
 pub mod http;
+pub mod http_client;
 pub mod logging;
 pub mod lookup;
 pub mod metadata;

@@ -275,7 +275,7 @@ pub async fn channels_for_topic(
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for addr in http_addrs {
-        match timeout(request, http_get_channels(addr, topic, connect)).await {
+        match timeout(request, http_get_channels(addr, topic, connect, request)).await {
             Ok(Ok(chs)) => {
                 for c in chs {
                     if !out.contains(&c) {
@@ -297,36 +297,22 @@ struct ChannelsReply {
     channels: Option<Vec<String>>,
 }
 
-/// A minimal HTTP/1.0 GET of `/channels?topic=` (the reply is small; read to EOF).
+/// `GET /channels?topic=` on one lookupd.
 async fn http_get_channels(
     addr: &str,
     topic: &str,
     connect: Duration,
+    request: Duration,
 ) -> anyhow::Result<Vec<String>> {
-    let mut stream = timeout(connect, TcpStream::connect(addr)).await??;
-    let req = format!(
-        "GET /channels?topic={topic} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/vnd.nsq; version=1.0\r\n\r\n"
+    let url = format!(
+        "http://{addr}/channels?topic={}",
+        crate::http_client::encode_component(topic)
     );
-    stream.write_all(req.as_bytes()).await?;
-    let mut buf = BytesMut::new();
-    while stream.read_buf(&mut buf).await? > 0 {
-        if buf.len() > 1 << 20 {
-            anyhow::bail!("response too large");
-        }
+    let reply = crate::http_client::get(&url, connect, request).await?;
+    if reply.status != 200 {
+        anyhow::bail!("HTTP status {}", reply.status);
     }
-    let text = &buf[..];
-    let split = text
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("malformed HTTP response"))?;
-    let status_ok = text.starts_with(b"HTTP/1.1 200") || text.starts_with(b"HTTP/1.0 200");
-    if !status_ok {
-        anyhow::bail!(
-            "HTTP status {}",
-            String::from_utf8_lossy(&text[..text.len().min(12)])
-        );
-    }
-    let value: serde_json::Value = serde_json::from_slice(&text[split + 4..])?;
+    let value: serde_json::Value = serde_json::from_slice(&reply.body)?;
     // Pre-1.0 lookupds wrap the reply in {"status_code","data"}.
     let inner = value.get("data").cloned().unwrap_or(value);
     let reply: ChannelsReply = serde_json::from_value(inner)?;

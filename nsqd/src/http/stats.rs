@@ -47,6 +47,12 @@ pub struct ClientStats {
     deflate: bool,
     snappy: bool,
     user_agent: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    authed: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    auth_identity: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    auth_identity_url: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub_counts: Vec<PubCount>,
     tls: bool,
@@ -146,6 +152,9 @@ fn client_stats(c: &ClientShared, topic_filter: Option<&str>) -> ClientStats {
         deflate: ident.deflate,
         snappy: ident.snappy,
         user_agent: ident.user_agent,
+        authed: ident.authed,
+        auth_identity: ident.auth_identity,
+        auth_identity_url: ident.auth_identity_url,
         pub_counts,
         tls: ident.tls,
         tls_cipher_suite: ident.tls_cipher_suite,

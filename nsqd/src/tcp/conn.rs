@@ -8,6 +8,7 @@
 //! while the client waits (the reference can hold a lone message up to
 //! `output_buffer_timeout`; here that timer is never needed).
 
+use crate::auth::{self, AuthState};
 use crate::broker::Nsqd;
 use crate::channel::{Channel, ChannelError};
 use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
@@ -63,6 +64,8 @@ pub struct Conn {
     codec: Option<Codec>,
     raw_in: BytesMut,
     raw_out: Vec<u8>,
+    /// What AUTH granted (auth servers configured only).
+    auth: Option<AuthState>,
 }
 
 impl Conn {
@@ -88,6 +91,7 @@ impl Conn {
             codec: None,
             raw_in: BytesMut::new(),
             raw_out: Vec::new(),
+            auth: None,
         }
     }
 
@@ -210,8 +214,11 @@ impl Conn {
         match cmd {
             Command::Nop => Ok(()),
             Command::Identify(body) => self.identify(&body).await,
-            Command::Auth(_) => Err(ProtocolError::new(ErrorCode::AuthDisabled, "AUTH disabled")),
-            Command::Sub { topic, channel } => self.subscribe(&topic, &channel).await,
+            Command::Auth(secret) => self.authenticate(&secret).await,
+            Command::Sub { topic, channel } => {
+                self.check_auth("SUB", &topic, &channel).await?;
+                self.subscribe(&topic, &channel).await
+            }
             Command::Rdy(n) => {
                 if self.state == STATE_SUBSCRIBED {
                     self.client.ready_count.store(n, Ordering::Relaxed);
@@ -229,9 +236,11 @@ impl Conn {
                 Ok(())
             }
             Command::Pub { topic, body } => {
+                self.check_auth("PUB", &topic, "").await?;
                 self.publish("PUB", ErrorCode::PubFailed, &topic, vec![body])
             }
             Command::Mpub { topic, bodies } => {
+                self.check_auth("MPUB", &topic, "").await?;
                 self.publish("MPUB", ErrorCode::MpubFailed, &topic, bodies)
             }
             Command::Dpub {
@@ -239,6 +248,7 @@ impl Conn {
                 defer_ms,
                 body,
             } => {
+                self.check_auth("DPUB", &topic, "").await?;
                 let result = self
                     .ctx
                     .get_or_create_topic(&topic)
@@ -246,6 +256,92 @@ impl Conn {
                 self.publish_result("DPUB", ErrorCode::DpubFailed, &topic, 1, result)
             }
         }
+    }
+
+    /// AUTH: ask the auth servers what this secret may do (tcp-protocol.md §6.2).
+    async fn authenticate(&mut self, secret: &[u8]) -> Result<(), ProtocolError> {
+        if self.auth.as_ref().is_some_and(|a| a.permission_count() > 0) {
+            return Err(ProtocolError::invalid("AUTH already set"));
+        }
+        if self.ctx.config.auth_http_addresses.is_empty() {
+            return Err(ProtocolError::new(ErrorCode::AuthDisabled, "AUTH disabled"));
+        }
+        let secret = String::from_utf8_lossy(secret).into_owned();
+        let state = self.query_auth(&secret).await?;
+        if state.permission_count() == 0 {
+            return Err(ProtocolError::new(
+                ErrorCode::Unauthorized,
+                "AUTH no authorizations found",
+            ));
+        }
+        let reply = serde_json::json!({
+            "identity": state.identity,
+            "identity_url": state.identity_url,
+            "permission_count": state.permission_count(),
+        });
+        {
+            let mut ident = crate::lock(&self.client.identity);
+            ident.authed = true;
+            ident.auth_identity = state.identity.clone();
+            ident.auth_identity_url = state.identity_url.clone();
+        }
+        self.auth = Some(state);
+        frame::put_response(&mut self.out, reply.to_string().as_bytes());
+        Ok(())
+    }
+
+    async fn query_auth(&self, secret: &str) -> Result<AuthState, ProtocolError> {
+        let c = &self.ctx.config;
+        let who = auth::Requester {
+            remote_ip: self.client.remote_addr.ip().to_string(),
+            tls: matches!(self.stream, Transport::Tls(_)),
+            common_name: "",
+        };
+        auth::query(
+            &c.auth_http_addresses,
+            secret,
+            &who,
+            c.http_client_connect_timeout,
+            c.http_client_request_timeout,
+        )
+        .await
+        .map_err(|_| ProtocolError::new(ErrorCode::AuthFailed, "AUTH failed"))
+    }
+
+    /// The auth check of SUB/PUB/MPUB/DPUB (channel `""` for publishing); refreshes an
+    /// expired authorization first.
+    async fn check_auth(
+        &mut self,
+        cmd: &str,
+        topic: &str,
+        channel: &str,
+    ) -> Result<(), ProtocolError> {
+        if self.ctx.config.auth_http_addresses.is_empty() {
+            return Ok(());
+        }
+        let secret = match &self.auth {
+            Some(a) if a.permission_count() > 0 => a.secret.clone(),
+            _ => {
+                return Err(ProtocolError::new(
+                    ErrorCode::AuthFirst,
+                    format!("AUTH required before {cmd}"),
+                ))
+            }
+        };
+        if self.auth.as_ref().is_some_and(|a| a.is_expired()) {
+            self.auth = Some(self.query_auth(&secret).await?);
+        }
+        if self.auth.as_ref().is_some_and(|a| a.allows(topic, channel)) {
+            return Ok(());
+        }
+        Err(ProtocolError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "AUTH failed for {cmd} on {} {}",
+                protocol::quote::go_quote(topic.as_bytes()),
+                protocol::quote::go_quote(channel.as_bytes())
+            ),
+        ))
     }
 
     async fn identify(&mut self, body: &[u8]) -> Result<(), ProtocolError> {

@@ -1,0 +1,233 @@
+//! Authorization against external auth servers (`--auth-http-address`): the AUTH query,
+//! validation of the server's answer, and the per-command check applied to SUB, PUB, MPUB
+//! and DPUB (`tcp-protocol.md` §11). The state lives in the client's connection task.
+
+use crate::http_client::{self, encode_component};
+use regex::Regex;
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tracing::warn;
+
+#[derive(Deserialize)]
+struct ServerReply {
+    #[serde(default)]
+    ttl: i64,
+    #[serde(default)]
+    identity: String,
+    #[serde(default)]
+    identity_url: String,
+    #[serde(default)]
+    authorizations: Vec<ServerAuthorization>,
+}
+
+#[derive(Deserialize)]
+struct ServerAuthorization {
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Authorization {
+    topic: Regex,
+    channels: Vec<Regex>,
+    subscribe: bool,
+    publish: bool,
+}
+
+impl Authorization {
+    /// Permission for the command, an unanchored topic match, and some channel regex
+    /// matching the channel (`""` when publishing).
+    fn allows(&self, topic: &str, channel: &str) -> bool {
+        let permitted = if channel.is_empty() {
+            self.publish
+        } else {
+            self.subscribe
+        };
+        permitted && self.topic.is_match(topic) && self.channels.iter().any(|c| c.is_match(channel))
+    }
+}
+
+/// What the auth server granted this client, until `expires`.
+#[derive(Debug)]
+pub struct AuthState {
+    pub secret: String,
+    pub identity: String,
+    pub identity_url: String,
+    expires: Instant,
+    authorizations: Vec<Authorization>,
+}
+
+/// Who is asking: the parameters of the auth query besides the secret.
+pub struct Requester<'a> {
+    pub remote_ip: String,
+    pub tls: bool,
+    pub common_name: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Query(String),
+    #[error("invalid TTL {0} (must be >0)")]
+    Ttl(i64),
+    #[error("unknown permission {0}")]
+    Permission(String),
+    #[error("invalid regex {0}: {1}")]
+    Regex(String, regex::Error),
+}
+
+impl AuthState {
+    pub fn permission_count(&self) -> usize {
+        self.authorizations.len()
+    }
+
+    pub fn is_expired(&self) -> bool {
+        Instant::now() >= self.expires
+    }
+
+    pub fn allows(&self, topic: &str, channel: &str) -> bool {
+        self.authorizations.iter().any(|a| a.allows(topic, channel))
+    }
+}
+
+/// Ask the auth servers, starting at a random one, until one answers well.
+pub async fn query(
+    servers: &[String],
+    secret: &str,
+    who: &Requester<'_>,
+    connect: Duration,
+    request: Duration,
+) -> Result<AuthState, AuthError> {
+    let start = (crate::topic::now_ns() as usize) % servers.len().max(1);
+    let mut errors = Vec::new();
+    for i in 0..servers.len() {
+        let server = &servers[(start + i) % servers.len()];
+        match query_one(server, secret, who, connect, request).await {
+            Ok(state) => return Ok(state),
+            Err(e) => errors.push(format!("{server}: {e}")),
+        }
+    }
+    let all = errors.join("; ");
+    warn!(error = %all, "AUTH: every auth server failed");
+    Err(AuthError::Query(all))
+}
+
+async fn query_one(
+    server: &str,
+    secret: &str,
+    who: &Requester<'_>,
+    connect: Duration,
+    request: Duration,
+) -> Result<AuthState, AuthError> {
+    let base = if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}/auth")
+    };
+    let url = format!(
+        "{base}?common_name={}&remote_ip={}&secret={}&tls={}",
+        encode_component(who.common_name),
+        encode_component(&who.remote_ip),
+        encode_component(secret),
+        who.tls
+    );
+    let reply = http_client::get(&url, connect, request)
+        .await
+        .map_err(|e| AuthError::Query(e.to_string()))?;
+    if reply.status != 200 {
+        return Err(AuthError::Query(format!("got response {}", reply.status)));
+    }
+    let parsed: ServerReply =
+        serde_json::from_slice(&reply.body).map_err(|e| AuthError::Query(e.to_string()))?;
+    into_state(parsed, secret)
+}
+
+fn into_state(r: ServerReply, secret: &str) -> Result<AuthState, AuthError> {
+    if r.ttl <= 0 {
+        return Err(AuthError::Ttl(r.ttl));
+    }
+    let compile = |re: &str| Regex::new(re).map_err(|e| AuthError::Regex(re.to_string(), e));
+    let mut authorizations = Vec::new();
+    for a in r.authorizations {
+        let (mut subscribe, mut publish) = (false, false);
+        for p in &a.permissions {
+            match p.as_str() {
+                "subscribe" => subscribe = true,
+                "publish" => publish = true,
+                other => return Err(AuthError::Permission(other.to_string())),
+            }
+        }
+        authorizations.push(Authorization {
+            topic: compile(&a.topic)?,
+            channels: a
+                .channels
+                .iter()
+                .map(|c| compile(c))
+                .collect::<Result<_, _>>()?,
+            subscribe,
+            publish,
+        });
+    }
+    Ok(AuthState {
+        secret: secret.to_string(),
+        identity: r.identity,
+        identity_url: r.identity_url,
+        expires: Instant::now() + Duration::from_secs(r.ttl as u64),
+        authorizations,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(json: &str) -> Result<AuthState, AuthError> {
+        into_state(serde_json::from_str(json).expect("json"), "s")
+    }
+
+    #[test]
+    fn permissions_and_matching() {
+        let s = state(
+            r#"{"ttl":60,"identity":"u","authorizations":[
+                {"topic":"^events$","channels":[".*"],"permissions":["subscribe","publish"]},
+                {"topic":"logs","channels":["^archive$"],"permissions":["subscribe"]}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.permission_count(), 2);
+        assert!(
+            s.allows("events", ""),
+            "publish: channel regex .* matches \"\""
+        );
+        assert!(s.allows("events", "any"));
+        assert!(!s.allows("events2", ""));
+        assert!(s.allows("my_logs", "archive"), "topic regex is unanchored");
+        assert!(!s.allows("logs", ""), "no publish permission");
+        assert!(!s.allows("logs", "other"));
+    }
+
+    #[test]
+    fn empty_channel_list_never_grants_publish() {
+        let s = state(r#"{"ttl":60,"authorizations":[{"topic":".*","channels":[],"permissions":["publish"]}]}"#)
+            .expect("valid");
+        assert!(!s.allows("t", ""));
+    }
+
+    #[test]
+    fn invalid_replies() {
+        assert!(matches!(state(r#"{"ttl":0}"#), Err(AuthError::Ttl(0))));
+        assert!(matches!(
+            state(
+                r#"{"ttl":1,"authorizations":[{"topic":"t","channels":[],"permissions":["admin"]}]}"#
+            ),
+            Err(AuthError::Permission(_))
+        ));
+        assert!(matches!(
+            state(r#"{"ttl":1,"authorizations":[{"topic":"(","channels":[],"permissions":[]}]}"#),
+            Err(AuthError::Regex(..))
+        ));
+    }
+}
