@@ -95,6 +95,8 @@ impl Nsqd {
             max_msg_size: c.max_msg_size,
             node_id: c.node_id,
             max_channel_consumers: usize::try_from(c.max_channel_consumers).unwrap_or(0),
+            e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
+                .then_some(c.e2e_processing_latency_window_time),
         };
         let identify_limits = IdentifyLimits {
             default_heartbeat: DEFAULT_HEARTBEAT,

@@ -8,6 +8,7 @@
 //! and an `epoch` that `empty` bumps so that clients drop messages delivered before it.
 
 use crate::client::ClientShared;
+use crate::e2e::E2eLatency;
 use crate::lock;
 use crate::queue::{Backlog, DiskQueueError};
 use protocol::{Message, MessageId};
@@ -96,6 +97,8 @@ pub struct Channel {
     in_flight: AtomicU64,
     deferred: AtomicU64,
     max_consumers: usize,
+    /// Publish-to-FIN latencies, when percentiles are configured.
+    pub e2e: Option<E2eLatency>,
 }
 
 /// A point-in-time view for `/stats`.
@@ -111,10 +114,18 @@ pub struct ChannelSnapshot {
     pub timeout_count: u64,
     pub paused: bool,
     pub clients: Vec<Arc<ClientShared>>,
+    /// (count, samples) of the e2e latency window, when configured.
+    pub e2e: Option<(u64, Vec<u64>)>,
 }
 
 impl Channel {
-    pub fn new(topic_name: &str, name: &str, backlog: Backlog, max_consumers: usize) -> Channel {
+    pub fn new(
+        topic_name: &str,
+        name: &str,
+        backlog: Backlog,
+        max_consumers: usize,
+        e2e_window: Option<Duration>,
+    ) -> Channel {
         Channel {
             name: name.to_string(),
             topic_name: topic_name.to_string(),
@@ -137,6 +148,7 @@ impl Channel {
             in_flight: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
             max_consumers,
+            e2e: e2e_window.map(E2eLatency::new),
         }
     }
 
@@ -415,6 +427,7 @@ impl Channel {
             timeout_count: self.timeout_count.load(Ordering::Relaxed),
             paused: self.is_paused(),
             clients: st.consumers.clone(),
+            e2e: self.e2e.as_ref().map(E2eLatency::window),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod broker;
 pub mod channel;
 pub mod client;
 pub mod config;
+pub mod e2e;
 pub mod guid;
 pub mod http;
 pub mod http_client;

@@ -221,6 +221,7 @@ mod tests {
                 timeout_count: 0,
                 paused: false,
                 clients: vec![],
+                e2e: None,
             }],
         }
     }

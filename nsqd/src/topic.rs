@@ -34,6 +34,8 @@ pub struct QueueSettings {
     pub max_msg_size: i64,
     pub node_id: u16,
     pub max_channel_consumers: usize,
+    /// `--e2e-processing-latency-window-time` when percentiles are configured.
+    pub e2e_window: Option<Duration>,
 }
 
 impl QueueSettings {
@@ -280,6 +282,7 @@ impl Topic {
             name,
             backlog,
             self.settings.max_channel_consumers,
+            self.settings.e2e_window,
         ));
         st.channels.insert(name.to_string(), Arc::clone(&ch));
         info!(topic = %self.name, channel = %name, "channel created");

@@ -5,6 +5,7 @@ use super::error::{ApiResult, V1};
 use super::{json, parse_query, Ctx};
 use crate::broker::Nsqd;
 use crate::client::ClientShared;
+use crate::e2e::{human, percentiles, Percentile};
 use crate::topic::TopicSnapshot;
 use axum::extract::{RawQuery, State};
 use serde::Serialize;
@@ -16,13 +17,33 @@ use std::time::Duration;
 #[derive(Serialize)]
 pub struct E2e {
     count: u64,
-    percentiles: Option<Vec<serde_json::Value>>,
+    /// `null` when no percentiles are configured.
+    percentiles: Option<Vec<Percentile>>,
 }
 
-const NO_E2E: E2e = E2e {
-    count: 0,
-    percentiles: None,
-};
+/// The e2e object over a window's samples (`count: 0, percentiles: null` when off).
+fn e2e(window: Option<(u64, Vec<u64>)>, quantiles: &[f64]) -> E2e {
+    match window {
+        Some((count, mut samples)) if !quantiles.is_empty() => E2e {
+            count,
+            percentiles: Some(percentiles(&mut samples, quantiles)),
+        },
+        _ => E2e {
+            count: 0,
+            percentiles: None,
+        },
+    }
+}
+
+/// `e2e%:` text: the percentile values, comma separated.
+fn e2e_text(e: &E2e) -> String {
+    e.percentiles
+        .iter()
+        .flatten()
+        .map(|p| human(p.value))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 #[derive(Serialize)]
 pub struct PubCount {
@@ -164,7 +185,17 @@ fn client_stats(c: &ClientShared, topic_filter: Option<&str>) -> ClientStats {
     }
 }
 
-fn topic_stats(t: TopicSnapshot, include_clients: bool) -> TopicStats {
+fn topic_stats(t: TopicSnapshot, include_clients: bool, quantiles: &[f64]) -> TopicStats {
+    // The topic's e2e object merges its channels' windows.
+    let merged = (!quantiles.is_empty()).then(|| {
+        t.channels.iter().filter_map(|c| c.e2e.clone()).fold(
+            (0u64, Vec::new()),
+            |(n, mut v), (cn, cv)| {
+                v.extend(cv);
+                (n + cn, v)
+            },
+        )
+    });
     TopicStats {
         topic_name: t.name,
         channels: t
@@ -183,7 +214,7 @@ fn topic_stats(t: TopicSnapshot, include_clients: bool) -> TopicStats {
                 clients: include_clients
                     .then(|| c.clients.iter().map(|cl| client_stats(cl, None)).collect()),
                 paused: c.paused,
-                e2e_processing_latency: NO_E2E,
+                e2e_processing_latency: e2e(c.e2e, quantiles),
             })
             .collect(),
         depth: t.depth,
@@ -191,7 +222,7 @@ fn topic_stats(t: TopicSnapshot, include_clients: bool) -> TopicStats {
         message_count: t.message_count,
         message_bytes: t.message_bytes,
         paused: t.paused,
-        e2e_processing_latency: NO_E2E,
+        e2e_processing_latency: e2e(merged, quantiles),
     }
 }
 
@@ -229,7 +260,13 @@ pub fn collect(
     let topics = topics.map(|v| {
         v.into_iter()
             .filter(|t| channel.is_none() || !t.channels.is_empty())
-            .map(|t| topic_stats(t, include_clients))
+            .map(|t| {
+                topic_stats(
+                    t,
+                    include_clients,
+                    &ctx.config.e2e_processing_latency_percentiles,
+                )
+            })
             .collect::<Vec<_>>()
     });
     let producers = if include_clients && topics.is_some() {
@@ -306,16 +343,21 @@ fn render_text(s: &Stats, start_time: i64) -> String {
         let mark = if t.paused { "*P " } else { "   " };
         let _ = writeln!(
             o,
-            "\n{mark}[{:<15}] depth: {:<5} be-depth: {:<5} msgs: {:<8} e2e%: ",
-            t.topic_name, t.depth, t.backend_depth, t.message_count
+            "\n{mark}[{:<15}] depth: {:<5} be-depth: {:<5} msgs: {:<8} e2e%: {}",
+            t.topic_name,
+            t.depth,
+            t.backend_depth,
+            t.message_count,
+            e2e_text(&t.e2e_processing_latency)
         );
         for c in &t.channels {
             let mark = if c.paused { "   *P " } else { "      " };
             let _ = writeln!(
                 o,
-                "{mark}[{:<25}] depth: {:<5} be-depth: {:<5} inflt: {:<4} def: {:<4} re-q: {:<5} timeout: {:<5} msgs: {:<8} e2e%: ",
+                "{mark}[{:<25}] depth: {:<5} be-depth: {:<5} inflt: {:<4} def: {:<4} re-q: {:<5} timeout: {:<5} msgs: {:<8} e2e%: {}",
                 c.channel_name, c.depth, c.backend_depth, c.in_flight_count, c.deferred_count,
-                c.requeue_count, c.timeout_count, c.message_count
+                c.requeue_count, c.timeout_count, c.message_count,
+                e2e_text(&c.e2e_processing_latency)
             );
             for cl in c.clients.iter().flatten() {
                 let _ = writeln!(o, "        {}", client_line(cl, now));

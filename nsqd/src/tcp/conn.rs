@@ -543,6 +543,10 @@ impl Conn {
         let removed = self.table().remove(&id);
         match removed {
             Some(entry) if entry.epoch == sub.channel.epoch() => {
+                if let Some(e2e) = &sub.channel.e2e {
+                    let ns = crate::topic::now_ns().saturating_sub(entry.msg.timestamp);
+                    e2e.record(ns.max(0) as u64);
+                }
                 sub.channel.in_flight_done(entry.epoch, 1);
                 self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
                 self.client.finish_count.fetch_add(1, Ordering::Relaxed);
