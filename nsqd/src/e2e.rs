@@ -92,6 +92,14 @@ impl E2eLatency {
     }
 }
 
+/// A topic's window: its channels' windows together.
+pub fn merge<'a>(windows: impl Iterator<Item = &'a (u64, Vec<u64>)>) -> (u64, Vec<u64>) {
+    windows.fold((0, Vec::new()), |(n, mut v), (cn, cv)| {
+        v.extend_from_slice(cv);
+        (n + cn, v)
+    })
+}
+
 /// The configured quantiles over `samples` (in configured order); 0 when empty.
 pub fn percentiles(samples: &mut [u64], quantiles: &[f64]) -> Vec<Percentile> {
     samples.sort_unstable();

@@ -36,12 +36,32 @@ impl Previous {
     }
 }
 
+/// `e2e_processing_latency_NN` gauges (NN = quantile × 100, no decimals).
+fn e2e_gauges(
+    lines: &mut Vec<String>,
+    key: &str,
+    window: Option<(u64, Vec<u64>)>,
+    quantiles: &[f64],
+) {
+    let Some((_, mut samples)) = window else {
+        return;
+    };
+    for p in crate::e2e::percentiles(&mut samples, quantiles) {
+        lines.push(format!(
+            "{key}.e2e_processing_latency_{:.0}:{}|g",
+            p.quantile * 100.0,
+            p.value as u64
+        ));
+    }
+}
+
 /// Render one push's lines.
 fn render(
     topics: &[TopicSnapshot],
     prefix: &str,
     exclude_ephemeral: bool,
     mem: bool,
+    quantiles: &[f64],
     prev: &mut Previous,
 ) -> Vec<String> {
     let eph = |n: &str| exclude_ephemeral && protocol::names::is_ephemeral(n);
@@ -66,6 +86,21 @@ fn render(
         );
         lines.push(format!("{prefix}{tk}.depth:{}|g", t.depth));
         lines.push(format!("{prefix}{tk}.backend_depth:{}|g", t.backend_depth));
+        if !quantiles.is_empty() {
+            let merged = t.channels.iter().filter_map(|c| c.e2e.clone()).fold(
+                (0u64, Vec::new()),
+                |(n, mut v), (cn, cv)| {
+                    v.extend(cv);
+                    (n + cn, v)
+                },
+            );
+            e2e_gauges(
+                &mut lines,
+                &format!("{prefix}{tk}"),
+                Some(merged),
+                quantiles,
+            );
+        }
         for c in t.channels.iter().filter(|c| !eph(&c.name)) {
             let ck = format!("{tk}.channel.{}", c.name);
             counter(
@@ -97,6 +132,12 @@ fn render(
                 c.timeout_count,
             );
             lines.push(format!("{prefix}{ck}.clients:{}|g", c.clients.len()));
+            e2e_gauges(
+                &mut lines,
+                &format!("{prefix}{ck}"),
+                c.e2e.clone(),
+                quantiles,
+            );
         }
     }
     if mem {
@@ -164,6 +205,7 @@ pub async fn statsd_loop(ctx: Arc<Nsqd>) {
             &prefix,
             c.statsd_exclude_ephemeral,
             c.statsd_mem_stats,
+            &c.e2e_processing_latency_percentiles,
             &mut prev,
         );
         if let Err(e) = send(&c.statsd_address, &pack(&lines, packet)).await {
@@ -229,13 +271,20 @@ mod tests {
     #[test]
     fn counters_are_deltas() {
         let mut prev = Previous::default();
-        let first = render(&[topic(120)], "p.", false, false, &mut prev);
+        let first = render(&[topic(120)], "p.", false, false, &[], &mut prev);
         assert!(first.contains(&"p.topic.events.message_count:120|c".to_string()));
         assert!(first.contains(&"p.topic.events.depth:3|g".to_string()));
         assert!(first.contains(&"p.topic.events.channel.archive.in_flight_count:1|g".to_string()));
-        let second = render(&[topic(150)], "p.", false, false, &mut prev);
+        let second = render(&[topic(150)], "p.", false, false, &[], &mut prev);
         assert!(second.contains(&"p.topic.events.message_count:30|c".to_string()));
         assert!(second.contains(&"p.topic.events.channel.archive.message_count:30|c".to_string()));
+        let mut t = topic(150);
+        t.channels[0].e2e = Some((2, vec![10, 20]));
+        let third = render(&[t], "p.", false, false, &[1.0, 0.5], &mut prev);
+        assert!(third.contains(&"p.topic.events.e2e_processing_latency_100:20|g".to_string()));
+        assert!(third.contains(
+            &"p.topic.events.channel.archive.e2e_processing_latency_50:10|g".to_string()
+        ));
     }
 
     #[test]
