@@ -187,15 +187,8 @@ fn client_stats(c: &ClientShared, topic_filter: Option<&str>) -> ClientStats {
 
 fn topic_stats(t: TopicSnapshot, include_clients: bool, quantiles: &[f64]) -> TopicStats {
     // The topic's e2e object merges its channels' windows.
-    let merged = (!quantiles.is_empty()).then(|| {
-        t.channels.iter().filter_map(|c| c.e2e.clone()).fold(
-            (0u64, Vec::new()),
-            |(n, mut v), (cn, cv)| {
-                v.extend(cv);
-                (n + cn, v)
-            },
-        )
-    });
+    let merged = (!quantiles.is_empty())
+        .then(|| crate::e2e::merge(t.channels.iter().filter_map(|c| c.e2e.as_ref())));
     TopicStats {
         topic_name: t.name,
         channels: t
