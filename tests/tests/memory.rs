@@ -57,7 +57,7 @@ fn backlog_goes_to_disk_not_memory() {
     println!(
         "peak RSS {} MiB for a {} MiB backlog",
         peak / 1024,
-        total * BODY as u64 * 2 >> 20
+        (total * BODY as u64 * 2) >> 20
     );
     assert!(peak < MAX_PEAK_KB, "peak RSS {peak} kB >= {MAX_PEAK_KB} kB");
     let on_disk: u64 = std::fs::read_dir(dir.path())
