@@ -1,1 +1,64 @@
-//! nsqlookupd as a library (under construction).
+//! nsqlookupd as a library: [`bind`] the two listeners, then [`run`] until the shutdown
+//! token is cancelled. The binary (`main.rs`) only parses flags, sets up logging and
+//! signals; tests call the same two functions with port-0 listeners.
+//!
+//! Modules: `config` (flags + file), `registry` (the registration database, pure data),
+//! `tcp` (V1 sessions of nsqd nodes; wire format in `protocol::lookup`), `identify`
+//! (the IDENTIFY JSON body), `http` (query API and admin routes), `server` (shared
+//! context, start/stop), `logging` (Go-style log lines).
+
+pub mod config;
+pub mod http;
+pub mod identify;
+pub mod logging;
+pub mod registry;
+pub mod server;
+pub mod tcp;
+
+pub use config::{Config, VERSION};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The bound listeners (both always present; nsqlookupd cannot disable either).
+pub struct Listeners {
+    pub tcp: TcpListener,
+    pub http: TcpListener,
+}
+
+/// Binds `--tcp-address` and `--http-address`. Failure reads like Go's:
+/// `listen (<addr>) failed - <error>`.
+pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+    Ok(Listeners {
+        tcp: listen(&config.tcp_address).await?,
+        http: listen(&config.http_address).await?,
+    })
+}
+
+/// `net.Listen("tcp", addr)`: an empty host (`:4160`) means every interface, dual-stack
+/// where the system has IPv6; an empty port (`127.0.0.1:`, or an empty address) means
+/// any free port.
+async fn listen(addr: &str) -> anyhow::Result<TcpListener> {
+    let target = match addr {
+        "" => ":0".to_string(),
+        a if a.ends_with(':') => format!("{a}0"),
+        a => a.to_string(),
+    };
+    let result = match target.strip_prefix(':') {
+        Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(format!("0.0.0.0:{port}")).await,
+        },
+        None => TcpListener::bind(&target).await,
+    };
+    result.map_err(|e| anyhow::anyhow!("listen ({addr}) failed - {e}"))
+}
+
+/// Runs nsqlookupd until `shutdown` is cancelled (see [`server::serve`]).
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    server::serve(config, listeners, shutdown).await
+}

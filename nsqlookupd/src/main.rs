@@ -1,2 +1,77 @@
-//! The nsqlookupd binary (under construction).
-fn main() {}
+//! The nsqlookupd binary: flags and config file, logging, signals; everything else is
+//! the library's `bind` and `run`. Exit status: 0 after SIGINT/SIGTERM, `--version` or
+//! `-h`; 1 for a bad command line, config file or listen address (Go exits 2 for a bad
+//! command line).
+
+use nsqlookupd::config::{self, Parsed};
+use nsqlookupd::logging;
+use std::process::ExitCode;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// The prefix of fatal lines before the configured one is known (Go's `logFatal`).
+const FATAL_PREFIX: &str = "[nsqlookupd] ";
+
+fn main() -> ExitCode {
+    // Lossy, so a non-UTF-8 argument is a bad flag rather than a panic.
+    let args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let config = match config::parse_args(args) {
+        Ok(Parsed::Run(c)) => *c,
+        Ok(Parsed::Version(v)) => {
+            println!("{v}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Help(usage)) => {
+            eprint!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if e.is_usage_error() => {
+            eprintln!("{e}");
+            eprint!("{}", config::usage());
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            logging::fatal(FATAL_PREFIX, &e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(&config.log_prefix, config.log_level.as_int());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            logging::fatal(
+                &config.log_prefix,
+                &format!("failed to start runtime - {e}"),
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let prefix = config.log_prefix.clone();
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            logging::fatal(&prefix, &format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(config: config::Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+        token.cancel();
+    });
+    let listeners = nsqlookupd::bind(&config).await?;
+    nsqlookupd::run(config, listeners, shutdown).await
+}

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod command;
 pub mod error;
 pub mod frame;
+pub mod lookup;
 pub mod message;
 pub mod names;
 pub mod quote;

@@ -22,9 +22,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time allowed for a graceful shutdown, which may flush a large backlog to disk.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Log text that precedes the bound TCP address (nsqd.md §1.1).
-const TCP_MARKER: &str = "TCP: listening on ";
+pub(crate) const TCP_MARKER: &str = "TCP: listening on ";
 /// Log text that precedes the bound HTTP address (does not match `HTTPS: ...`).
-const HTTP_MARKER: &str = "HTTP: listening on ";
+pub(crate) const HTTP_MARKER: &str = "HTTP: listening on ";
 
 /// The nsqd under test: `$NSQD_BIN`, else the `nsqd` built beside this test executable.
 pub fn nsqd_bin() -> PathBuf {
@@ -268,7 +268,7 @@ impl Drop for Nsqd {
 
 /// Copies everything `source` produces into `log`, on a thread of its own so the child
 /// never blocks on a full pipe.
-fn capture(source: impl Read + Send + 'static, log: &Arc<Mutex<String>>) {
+pub(crate) fn capture(source: impl Read + Send + 'static, log: &Arc<Mutex<String>>) {
     let log = Arc::clone(log);
     thread::spawn(move || {
         let mut reader = BufReader::new(source);
@@ -284,7 +284,7 @@ fn capture(source: impl Read + Send + 'static, log: &Arc<Mutex<String>>) {
 
 /// The `ip:port` following `marker` in `log`, if present. Only address characters are
 /// taken, so trailing punctuation or colour escape codes do not matter.
-fn find_addr(log: &str, marker: &str) -> Option<SocketAddr> {
+pub(crate) fn find_addr(log: &str, marker: &str) -> Option<SocketAddr> {
     let start = log.find(marker)? + marker.len();
     let token: String = log[start..]
         .chars()

@@ -6,6 +6,8 @@
 //! * `client`: blocking NSQ V2 client with frame assertions.
 //! * `http`: minimal HTTP/1.1 client and `/stats` look-ups.
 //! * `consumer`: drain a channel and tally deliveries.
+//! * `daemon`: start any daemon binary (args verbatim), learn its addresses, stop it.
+//! * `lookupd`: the nsqlookupd under test (`$NSQLOOKUPD_BIN`) and a V1 TCP client.
 //! * `publish`: unique test bodies and checked MPUB batches.
 //! * `json_order`: key order of raw JSON objects.
 //! * `poll`: waiting for conditions with deadlines.
@@ -19,8 +21,10 @@
 
 pub mod client;
 pub mod consumer;
+pub mod daemon;
 pub mod harness;
 pub mod http;
 pub mod json_order;
+pub mod lookupd;
 pub mod poll;
 pub mod publish;

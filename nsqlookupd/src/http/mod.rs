@@ -1,0 +1,320 @@
+//! nsqlookupd's HTTP API (nsqlookupd.md §3): the route table, the query endpoints
+//! (`/lookup`, `/topics`, `/channels`, `/nodes`, `/debug`), the admin routes that edit
+//! the registry, and a request log line per request as the reference writes it. The V1
+//! response shapes are `error.rs`'s, 404/405/OPTIONS and redirects `routing.rs`'s.
+//! `/debug/pprof/*` (Go's profiler) is not served: 404.
+
+pub mod error;
+pub mod query;
+pub mod routing;
+
+use crate::registry::{Node, PeerInfo, ZERO_TIME_UNIX_NANOS};
+use crate::server::{unix_nanos, Lookupd};
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
+use axum::http::{header, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use error::{ApiError, ApiResult, V1};
+use protocol::names;
+use query::Query;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+type Ctx = State<Arc<Lookupd>>;
+
+/// `Allow` values as httprouter writes them: the route's methods plus `OPTIONS`, sorted.
+const ALLOW_GET: &str = "GET, OPTIONS";
+const ALLOW_POST: &str = "OPTIONS, POST";
+
+/// The route table (the reference's `newHTTPServer`).
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Lookupd>>)> {
+    vec![
+        ("/ping", ALLOW_GET, get(ping)),
+        ("/info", ALLOW_GET, get(info)),
+        ("/debug", ALLOW_GET, get(debug)),
+        ("/lookup", ALLOW_GET, get(lookup)),
+        ("/topics", ALLOW_GET, get(topics)),
+        ("/channels", ALLOW_GET, get(channels)),
+        ("/nodes", ALLOW_GET, get(nodes)),
+        ("/topic/create", ALLOW_POST, post(topic_create)),
+        ("/topic/delete", ALLOW_POST, post(topic_delete)),
+        ("/channel/create", ALLOW_POST, post(channel_create)),
+        ("/channel/delete", ALLOW_POST, post(channel_delete)),
+        ("/topic/tombstone", ALLOW_POST, post(topic_tombstone)),
+    ]
+}
+
+pub fn router(ctx: Arc<Lookupd>) -> Router {
+    let mut table: Vec<routing::RouteInfo> = Vec::new();
+    let mut router = Router::new();
+    for (path, allow, handlers) in routes() {
+        table.push((path, allow));
+        router = router.route(path, routing::methods(handlers, allow));
+    }
+    let table: Arc<[routing::RouteInfo]> = table.into();
+    router
+        .fallback(move |method: Method, uri: Uri| async move {
+            routing::fallback(&table, &method, &uri)
+        })
+        .layer(middleware::from_fn(log_request))
+        .with_state(ctx)
+}
+
+/// Serves HTTP until shutdown, then lets requests in flight finish.
+pub async fn serve(ctx: Arc<Lookupd>, listener: TcpListener) {
+    let shutdown = ctx.shutdown.clone();
+    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+    {
+        error!("HTTP: server failed - {e}");
+    }
+}
+
+/// `200 GET /lookup?topic=t (127.0.0.1:50000) 41.2µs`, as the reference logs requests.
+async fn log_request(request: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    info!(
+        "{} {method} {uri} ({peer}) {:?}",
+        response.status().as_u16(),
+        start.elapsed()
+    );
+    response
+}
+
+fn json<T: Serialize>(v: &T) -> ApiResult {
+    serde_json::to_vec(v)
+        .map(V1::Json)
+        .map_err(|_| ApiError::internal())
+}
+
+fn parse_query(raw: &Option<String>) -> Result<Query, ApiError> {
+    Query::parse(raw.as_deref()).map_err(|_| ApiError::bad_request("INVALID_REQUEST"))
+}
+
+fn required<'q>(q: &'q Query, key: &str, missing: &str) -> Result<&'q str, ApiError> {
+    q.get(key).ok_or_else(|| ApiError::bad_request(missing))
+}
+
+/// `topic` and `channel`, both present and valid (the reference's `GetTopicChannelArgs`).
+fn topic_channel(q: &Query) -> Result<(&str, &str), ApiError> {
+    let topic = required(q, "topic", "MISSING_ARG_TOPIC")?;
+    if !names::is_valid(topic.as_bytes()) {
+        return Err(ApiError::bad_request("INVALID_ARG_TOPIC"));
+    }
+    let channel = required(q, "channel", "MISSING_ARG_CHANNEL")?;
+    if !names::is_valid(channel.as_bytes()) {
+        return Err(ApiError::bad_request("INVALID_ARG_CHANNEL"));
+    }
+    Ok((topic, channel))
+}
+
+/// `OK` as plain text, without the V1 header (the reference's `PlainText` decorator).
+async fn ping() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response()
+}
+
+#[derive(Serialize)]
+struct InfoBody {
+    version: &'static str,
+}
+
+async fn info() -> ApiResult {
+    json(&InfoBody {
+        version: crate::VERSION,
+    })
+}
+
+/// A producer in `/lookup` (Go's `PeerInfo` JSON, field order kept).
+#[derive(Serialize)]
+struct PeerBody<'a> {
+    remote_address: &'a str,
+    hostname: &'a str,
+    broadcast_address: &'a str,
+    tcp_port: i64,
+    http_port: i64,
+    version: &'a str,
+}
+
+impl<'a> From<&'a PeerInfo> for PeerBody<'a> {
+    fn from(p: &'a PeerInfo) -> PeerBody<'a> {
+        PeerBody {
+            remote_address: &p.remote_address,
+            hostname: &p.hostname,
+            broadcast_address: &p.broadcast_address,
+            tcp_port: p.tcp_port,
+            http_port: p.http_port,
+            version: &p.version,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LookupBody<'a> {
+    channels: Vec<String>,
+    producers: Vec<PeerBody<'a>>,
+}
+
+async fn lookup(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
+    let found = ctx.registry().lookup(topic, unix_nanos());
+    let (channels, producers) = found.ok_or_else(|| ApiError::not_found("TOPIC_NOT_FOUND"))?;
+    json(&LookupBody {
+        channels,
+        producers: producers.iter().map(|p| PeerBody::from(&**p)).collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct TopicsBody {
+    topics: Vec<String>,
+}
+
+async fn topics(State(ctx): Ctx) -> ApiResult {
+    let topics = ctx.registry().topics();
+    json(&TopicsBody { topics })
+}
+
+#[derive(Serialize)]
+struct ChannelsBody {
+    channels: Vec<String>,
+}
+
+async fn channels(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
+    let channels = ctx.registry().channels(topic);
+    json(&ChannelsBody { channels })
+}
+
+/// A `/nodes` entry (Go's `node` struct, field order kept).
+#[derive(Serialize)]
+struct NodeBody<'a> {
+    #[serde(flatten)]
+    peer: PeerBody<'a>,
+    tombstones: &'a [bool],
+    topics: &'a [String],
+}
+
+#[derive(Serialize)]
+struct NodesBody<'a> {
+    producers: Vec<NodeBody<'a>>,
+}
+
+async fn nodes(State(ctx): Ctx) -> ApiResult {
+    let nodes: Vec<Node> = ctx.registry().nodes(unix_nanos());
+    json(&NodesBody {
+        producers: nodes
+            .iter()
+            .map(|n| NodeBody {
+                peer: PeerBody::from(&*n.peer),
+                tombstones: &n.tombstones,
+                topics: &n.topics,
+            })
+            .collect(),
+    })
+}
+
+/// One producer in `/debug`, keys alphabetical (Go map encoding).
+#[derive(Serialize)]
+struct DebugProducer {
+    broadcast_address: String,
+    hostname: String,
+    http_port: i64,
+    id: String,
+    last_update: i64,
+    tcp_port: i64,
+    tombstoned: bool,
+    tombstoned_at: i64,
+    version: String,
+}
+
+async fn debug(State(ctx): Ctx) -> ApiResult {
+    let mut data: BTreeMap<String, Vec<DebugProducer>> = BTreeMap::new();
+    {
+        let registry = ctx.registry();
+        for (r, producers) in registry.dump() {
+            let key = format!("{}:{}:{}", r.category.as_str(), r.key, r.subkey);
+            let dumps = producers.into_iter().map(|p| DebugProducer {
+                broadcast_address: p.peer.broadcast_address.clone(),
+                hostname: p.peer.hostname.clone(),
+                http_port: p.peer.http_port,
+                id: p.peer.id.clone(),
+                last_update: p.peer.last_update(),
+                tcp_port: p.peer.tcp_port,
+                tombstoned: p.tombstoned_at.is_some(),
+                tombstoned_at: p.tombstoned_at.unwrap_or(ZERO_TIME_UNIX_NANOS),
+                version: p.peer.version.clone(),
+            });
+            data.entry(key).or_default().extend(dumps);
+        }
+    }
+    json(&data)
+}
+
+async fn topic_create(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
+    if !names::is_valid(topic.as_bytes()) {
+        return Err(ApiError::bad_request("INVALID_ARG_TOPIC"));
+    }
+    info!("DB: adding topic({topic})");
+    ctx.registry().create_topic(topic);
+    Ok(V1::Empty)
+}
+
+/// No name check: `topic=*` deletes every topic (reference quirk).
+async fn topic_delete(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
+    let channels = ctx.registry().delete_topic(topic);
+    for channel in channels {
+        info!("DB: removing channel({channel}) from topic({topic})");
+    }
+    info!("DB: removing topic({topic})");
+    Ok(V1::Empty)
+}
+
+async fn channel_create(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let (topic, channel) = topic_channel(&q)?;
+    info!("DB: adding channel({channel}) in topic({topic})");
+    info!("DB: adding topic({topic})");
+    ctx.registry().create_channel(topic, channel);
+    Ok(V1::Empty)
+}
+
+async fn channel_delete(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let (topic, channel) = topic_channel(&q)?;
+    if !ctx.registry().delete_channel(topic, channel) {
+        return Err(ApiError::not_found("CHANNEL_NOT_FOUND"));
+    }
+    info!("DB: removing channel({channel}) from topic({topic})");
+    Ok(V1::Empty)
+}
+
+async fn topic_tombstone(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
+    let q = parse_query(&raw)?;
+    let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
+    let node = required(&q, "node", "MISSING_ARG_NODE")?;
+    info!("DB: setting tombstone for producer@{node} of topic({topic})");
+    ctx.registry().tombstone(topic, node, unix_nanos());
+    Ok(V1::Empty)
+}
