@@ -7,7 +7,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let config = match config::parse_args(std::env::args()) {
+    // Lossy: a non-UTF-8 argument is reported as a bad flag, never a panic.
+    let args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let config = match config::parse_args(args) {
         Ok(Parsed::Run(c)) => *c,
         Ok(Parsed::Version(v)) => {
             println!("{v}");
