@@ -5,7 +5,7 @@
 //! lookupd which channels a new topic has elsewhere in the cluster (`/channels`).
 
 use crate::broker::Nsqd;
-use bytes::{BufMut, BytesMut};
+use protocol::lookup;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,14 +32,10 @@ pub enum Event {
 }
 
 impl Event {
-    fn command(&self) -> String {
-        let (verb, topic, channel) = match self {
-            Event::Register(t, c) => ("REGISTER", t, c),
-            Event::Unregister(t, c) => ("UNREGISTER", t, c),
-        };
-        match channel {
-            Some(c) => format!("{verb} {topic} {c}\n"),
-            None => format!("{verb} {topic}\n"),
+    fn command(&self) -> Vec<u8> {
+        match self {
+            Event::Register(t, c) => lookup::register(t, c.as_deref()),
+            Event::Unregister(t, c) => lookup::unregister(t, c.as_deref()),
         }
     }
 }
@@ -179,11 +175,8 @@ impl PeerTask {
             tcp_port: ctx.broadcast_tcp_port(),
             version: crate::VERSION,
         })?;
-        let mut msg = BytesMut::new();
-        msg.put_slice(protocol::MAGIC_V1);
-        msg.put_slice(b"IDENTIFY\n");
-        msg.put_u32(body.len() as u32);
-        msg.put_slice(&body);
+        let mut msg = protocol::MAGIC_V1.to_vec();
+        msg.extend_from_slice(&lookup::identify(&body));
         let reply = exchange(&mut stream, &msg, ctx.decoder_limits.max_body_size).await?;
         if reply == b"E_INVALID" {
             anyhow::bail!("lookupd refused IDENTIFY");
@@ -211,7 +204,7 @@ impl PeerTask {
                 }
                 _ = ping.tick() => {
                     let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
-                    let reply = exchange(&mut stream, b"PING\n", ctx.decoder_limits.max_body_size).await?;
+                    let reply = exchange(&mut stream, lookup::PING, ctx.decoder_limits.max_body_size).await?;
                     if reply != b"OK" {
                         anyhow::bail!("PING answered {}", String::from_utf8_lossy(&reply));
                     }
@@ -222,14 +215,12 @@ impl PeerTask {
 
     async fn send(&self, stream: &mut TcpStream, ev: &Event, ctx: &Nsqd) -> anyhow::Result<()> {
         let cmd = ev.command();
-        debug!(lookupd = %self.addr, command = %cmd.trim_end(), "LOOKUP: sending");
-        let reply = exchange(stream, cmd.as_bytes(), ctx.decoder_limits.max_body_size).await?;
-        if reply != b"OK" {
-            anyhow::bail!(
-                "{} answered {}",
-                cmd.trim_end(),
-                String::from_utf8_lossy(&reply)
-            );
+        let shown = String::from_utf8_lossy(&cmd);
+        let shown = shown.trim_end();
+        debug!(lookupd = %self.addr, command = %shown, "LOOKUP: sending");
+        let reply = exchange(stream, &cmd, ctx.decoder_limits.max_body_size).await?;
+        if reply != lookup::OK {
+            anyhow::bail!("{shown} answered {}", String::from_utf8_lossy(&reply));
         }
         Ok(())
     }
@@ -325,18 +316,18 @@ mod tests {
 
     #[test]
     fn command_lines() {
-        assert_eq!(Event::Register("t".into(), None).command(), "REGISTER t\n");
+        assert_eq!(Event::Register("t".into(), None).command(), b"REGISTER t\n");
         assert_eq!(
             Event::Register("t".into(), Some("c".into())).command(),
-            "REGISTER t c\n"
+            b"REGISTER t c\n"
         );
         assert_eq!(
             Event::Unregister("t".into(), Some("c".into())).command(),
-            "UNREGISTER t c\n"
+            b"UNREGISTER t c\n"
         );
         assert_eq!(
             Event::Unregister("t".into(), None).command(),
-            "UNREGISTER t\n"
+            b"UNREGISTER t\n"
         );
     }
 
