@@ -11,7 +11,7 @@ pub mod e2e;
 pub mod guid;
 pub mod http;
 pub mod http_client;
-pub mod logging;
+pub use daemon::logging;
 pub mod lookup;
 pub mod metadata;
 pub mod queue;

@@ -10,7 +10,7 @@
 pub mod config;
 pub mod http;
 pub mod identify;
-pub mod logging;
+pub use daemon::logging;
 pub mod registry;
 pub mod server;
 pub mod tcp;

@@ -13,7 +13,7 @@
 //! (flag > file > default), `duration.rs` (Go duration text), `literal.rs` (Go
 //! bool/int/float text), `setting.rs` (typed values), `error.rs` ([`ConfigError`]).
 
-mod duration;
+use daemon::duration;
 mod error;
 mod file;
 mod flags;
@@ -286,16 +286,9 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, Con
     Ok(Parsed::Run(Box::new(config.validate()?)))
 }
 
-/// `nsqd v1.3.0 (built w/rustc1.95.0)`. The toolchain comes from `NSQD_RUSTC_VERSION` at
-/// build time (set by the build script); without it the token is just `rustc`.
+/// `nsqd v1.3.0 (built w/rustc1.95.0)`.
 pub fn version_line() -> String {
-    let toolchain: String = option_env!("NSQD_RUSTC_VERSION")
-        .unwrap_or_default()
-        .chars()
-        .map(|c| c.to_ascii_lowercase())
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
-        .collect();
-    format!("nsqd v{VERSION} (built w/rustc{toolchain})")
+    daemon::version_line("nsqd", VERSION)
 }
 
 /// The OS hostname (`/proc/sys/kernel/hostname`, as Go's `os.Hostname` reads it), or

@@ -2,10 +2,10 @@
 //! (`/ping`, `/info`, `/config/{opt}`). 404/405/OPTIONS and redirects are `routing`'s.
 
 pub mod admin;
-pub mod error;
+pub use daemon::http::error;
 pub mod publish;
-pub mod query;
-pub mod routing;
+pub use daemon::http::query;
+pub use daemon::http::routing;
 pub mod stats;
 pub mod tls_listener;
 

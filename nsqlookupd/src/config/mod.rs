@@ -6,7 +6,7 @@
 //!
 //! Layout: `flags.rs` (Go flag syntax), `duration.rs` (Go duration text).
 
-mod duration;
+use daemon::duration;
 mod flags;
 
 use std::time::Duration;
@@ -268,10 +268,9 @@ fn go_display(v: &toml::Value) -> String {
     }
 }
 
-/// `nsqlookupd v1.3.0 (built w/rustc1.95.0)`; the toolchain comes from the build script.
+/// `nsqlookupd v1.3.0 (built w/rustc1.95.0)`.
 pub fn version_line() -> String {
-    let toolchain = option_env!("NSQLOOKUPD_RUSTC_VERSION").unwrap_or_default();
-    format!("nsqlookupd v{VERSION} (built w/rustc{toolchain})")
+    daemon::version_line("nsqlookupd", VERSION)
 }
 
 /// The OS hostname (`/proc/sys/kernel/hostname`, as Go's `os.Hostname` reads it), or

@@ -1,7 +1,8 @@
 //! Log lines in the reference's layout on stderr:
-//! `[nsqlookupd] 2026/11/23 10:00:00.123456 INFO: TCP: listening on 127.0.0.1:4160`,
-//! then any structured fields as `key=value`. Copied from `nsqd/src/logging.rs` (plus
-//! [`fatal`]) until the Go-compatibility helpers move to a crate both daemons share.
+//! `[nsqd] 2026/11/23 10:00:00.123456 INFO: TCP: listening on 127.0.0.1:4150`,
+//! then any structured fields as `key=value`. The level can change at runtime
+//! (`PUT /config/log_level`), so the filter reads an atomic. `fatal` writes a `FATAL:`
+//! line for startup failures (tracing has no fatal level).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -60,12 +61,6 @@ where
     }
 }
 
-/// Writes a `FATAL:` line straight to stderr (tracing has no fatal level); used for
-/// startup failures before or instead of the subscriber.
-pub fn fatal(prefix: &str, message: &str) {
-    eprintln!("{prefix}{} FATAL: {message}", timestamp());
-}
-
 /// `YYYY/MM/DD HH:MM:SS.micro` in UTC.
 fn timestamp() -> String {
     let d = SystemTime::now()
@@ -95,6 +90,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// Writes a `FATAL:` line straight to stderr; used for startup failures before or
+/// instead of the subscriber.
+pub fn fatal(prefix: &str, message: &str) {
+    eprintln!("{prefix}{} FATAL: {message}", timestamp());
 }
 
 /// Install the global subscriber. `RUST_LOG`, if set, overrides `--log-level`.

@@ -1,6 +1,6 @@
-//! Records the compiler version for `nsqlookupd --version` (`nsqlookupd v1.3.0 (built w/rustc1.95.0)`,
-//! nsqlookupd.md §4): runs `$RUSTC --version` and exports the number as `NSQLOOKUPD_RUSTC_VERSION`,
-//! which `config::version_line` reads with `option_env!`. Anything unexpected (no rustc,
+//! Records the compiler version for the daemons' `--version` (`nsqd v1.3.0 (built
+//! w/rustc1.95.0)`, nsqd.md §1.1): runs `$RUSTC --version` and exports the number as
+//! `NSQ_RUSTC_VERSION`, which `version_line` reads with `option_env!`. Anything unexpected (no rustc,
 //! odd output) only drops the number; it never fails the build.
 
 use std::process::Command;
@@ -15,7 +15,7 @@ fn main() {
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     match version_token(&stdout).filter(|_| output.status.success()) {
-        Some(version) => println!("cargo:rustc-env=NSQLOOKUPD_RUSTC_VERSION={version}"),
+        Some(version) => println!("cargo:rustc-env=NSQ_RUSTC_VERSION={version}"),
         None => println!(
             "cargo:warning=unrecognised `rustc --version` output {:?}; --version will omit it",
             stdout.lines().next().unwrap_or_default()
