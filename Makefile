@@ -4,12 +4,13 @@ CARGO    ?= cargo
 PYTHON   ?= python3
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 NSQD_DBG := $(TARGET_DIR)/debug/nsqd
+LOOKUPD_DBG := $(TARGET_DIR)/debug/nsqlookupd
 REF_BIN  := $(CURDIR)/tests/reference/bin
 DATA     ?= $(CURDIR)/data
 TARGET   ?= x86_64-unknown-linux-gnu
 # Where `dist` puts its binaries: cargo's target dir (honours CARGO_TARGET_DIR) per triple.
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
-DIST_BINS := nsqd
+DIST_BINS := nsqd nsqlookupd
 
 .PHONY: all build release run test lint unit compat compat-go compat-python reference deps dist dist-check clean
 
@@ -21,28 +22,32 @@ build:
 release:
 	$(CARGO) build --release --workspace --bins
 
-## Start nsqd on its default ports (4150 TCP, 4151 HTTP) with data in ./data.
+## Start nsqlookupd (4160 TCP, 4161 HTTP) and an nsqd registered with it (4150 TCP,
+## 4151 HTTP, data in ./data), both on their default ports; Ctrl-C stops both.
 run: release
 	mkdir -p $(DATA)
-	$(TARGET_DIR)/release/nsqd --data-path=$(DATA)
+	$(TARGET_DIR)/release/nsqlookupd & lookupd=$$!; \
+	trap 'kill $$lookupd 2>/dev/null' EXIT INT TERM; \
+	$(TARGET_DIR)/release/nsqd --data-path=$(DATA) \
+	  --lookupd-tcp-address=127.0.0.1:4160 --broadcast-address=127.0.0.1
 
 ## Everything CI checks: formatting and lints, unit + integration tests, real-client compat.
-test: lint build reference unit compat dist-check
+test: lint build reference unit compat bench-smoke dist-check
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit: build reference
-	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) $(CARGO) test --workspace
+	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) $(CARGO) test --workspace
 
 compat: compat-go compat-python
 
 compat-go: build
-	cd tests/compat/go && NSQD_BIN=$(NSQD_DBG) go test -count=1 -v ./...
+	cd tests/compat/go && NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) go test -count=1 -v ./...
 
 compat-python: build
-	NSQD_BIN=$(NSQD_DBG) $(PYTHON) -m pytest -v tests/compat/python
+	NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) $(PYTHON) -m pytest -v tests/compat/python
 
 ## The reference Go daemons (v1.3.0), for interchange tests and side-by-side benchmarks.
 reference: $(REF_BIN)/nsqd
@@ -69,7 +74,31 @@ dist:
 
 ## dist, then run each binary: --version, and nsqd on 127.0.0.1:0 answering /ping.
 dist-check: dist
-	tests/dist-check.sh $(DIST_DIR)/nsqd
+	for b in $(DIST_BINS); do tests/dist-check.sh $(DIST_DIR)/$$b || exit 1; done
+
+## Side-by-side benchmark (bench/): our release nsqd against AGAINST (default: the Go
+## reference, built when absent), ROUNDS rounds of DURATION per publish phase, alternating;
+## writes bench/RESULTS.md and bench/results.svg. NOTE="..." heads the report;
+## BENCH_ARGS passes more `bench compare` flags (e.g. --config mem1m,latency).
+AGAINST  ?= $(REF_BIN)/nsqd
+ROUNDS   ?= 3
+DURATION ?= 10s
+NOTE     ?=
+BENCH_ARGS ?=
+
+.PHONY: bench bench-smoke
+
+bench: $(if $(filter $(REF_BIN)/nsqd,$(AGAINST)),$(REF_BIN)/nsqd)
+	$(CARGO) build --release -p nsqd -p bench
+	$(TARGET_DIR)/release/bench compare --ours $(TARGET_DIR)/release/nsqd --theirs $(AGAINST) \
+	  --rounds $(ROUNDS) --duration $(DURATION) --out bench/RESULTS.md \
+	  --command "make bench AGAINST=$(patsubst $(CURDIR)/%,%,$(AGAINST)) ROUNDS=$(ROUNDS) DURATION=$(DURATION)$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+	  $(if $(NOTE),--note "$(NOTE)") $(BENCH_ARGS)
+
+## A few seconds: every bench configuration, tiny, against the debug nsqd (and the Go
+## reference when built). Checks that every published message is delivered; no timings.
+bench-smoke: build
+	$(TARGET_DIR)/debug/bench smoke --nsqd $(NSQD_DBG) $(if $(wildcard $(REF_BIN)/nsqd),--nsqd $(REF_BIN)/nsqd)
 
 clean:
 	$(CARGO) clean

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Smoke test for a release binary from `make dist`: ldd must call it static, `--version`
-# must print the version line, and nsqd must bind 127.0.0.1:0, answer GET /ping with OK
-# and exit 0 on SIGTERM. Usage: tests/dist-check.sh path/to/nsqd
+# Smoke test for a release binary from `make dist` (nsqd or nsqlookupd): ldd must call it
+# static, `--version` must print the version line, and the daemon must bind 127.0.0.1:0,
+# answer GET /ping with OK and exit 0 on SIGTERM. Usage: tests/dist-check.sh path/to/bin
 set -euo pipefail
 
-bin=${1:?usage: $0 path/to/nsqd}
+bin=${1:?usage: $0 path/to/nsqd-or-nsqlookupd}
+name=$(basename "$bin")
 # Failure bound for startup and shutdown; polled, never slept through.
 limit_s=20
 
@@ -15,7 +16,7 @@ grep -Eq "not a dynamic executable|statically linked" <<<"$ldd_out" \
     || fail "not statically linked; ldd says: $ldd_out"
 
 version=$("$bin" --version) || fail "--version exited non-zero"
-grep -Eq '^nsqd v1\.3\.0 \(built w/[a-z0-9.-]+\)$' <<<"$version" \
+grep -Eq "^$name v1\.3\.0 \(built w/[a-z0-9.-]+\)\$" <<<"$version" \
     || fail "--version printed: $version"
 
 dir=$(mktemp -d)
@@ -26,7 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 --data-path="$dir" \
+extra=()
+[ "$name" = nsqd ] && extra=(--data-path="$dir")
+"$bin" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 "${extra[@]}" \
     >"$dir/log" 2>&1 &
 pid=$!
 

@@ -47,19 +47,16 @@ pub fn nsqd_bin() -> PathBuf {
     bin
 }
 
-/// The Go reference nsqd v1.3.0: `$GO_NSQD_BIN`, else `$HOME/go/bin/nsqd`.
-/// Missing is a failure, not a skip: CI installs it with
-/// `go install github.com/nsqio/nsq/apps/nsqd@v1.3.0`.
+/// The Go reference nsqd v1.3.0: `$GO_NSQD_BIN`, else `tests/reference/bin/nsqd` (built
+/// by `make reference`). Missing is a failure, not a skip: `make test` builds it.
 pub fn go_nsqd_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("GO_NSQD_BIN") {
         return must_exist(PathBuf::from(path), "GO_NSQD_BIN");
     }
-    let home = std::env::var_os("HOME").expect("HOME is not set and GO_NSQD_BIN is not set");
-    let bin = PathBuf::from(home).join("go/bin/nsqd");
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/bin/nsqd");
     assert!(
         bin.is_file(),
-        "Go reference nsqd not found at {}: install it with \
-         `go install github.com/nsqio/nsq/apps/nsqd@v1.3.0` or set GO_NSQD_BIN",
+        "Go reference nsqd not found at {}: run `make reference` or set GO_NSQD_BIN",
         bin.display()
     );
     bin
