@@ -1,11 +1,12 @@
 //! What nsqd and nsqlookupd share so that they look like the Go daemons to users and
 //! tools: the log line layout (`logging`), Go duration text (`duration`), the V1 HTTP API
 //! conventions (`http`: error bodies, query parsing, the router's 404/405/OPTIONS and
-//! redirects) and the `--version` line. Nothing here knows about topics or messages.
+//! redirects), shutdown on SIGINT/SIGTERM (`signals`) and the `--version` line. Nothing here knows about topics or messages.
 
 pub mod duration;
 pub mod http;
 pub mod logging;
+pub mod signals;
 
 /// `<name> v<version> (built w/rustc<toolchain>)`, the shape client test harnesses parse
 /// (the toolchain is one token: `rustc1.95.0`, or just `rustc` when unknown).

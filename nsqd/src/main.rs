@@ -3,8 +3,6 @@
 
 use nsqd::config::{self, Parsed};
 use std::process::ExitCode;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     // Lossy: a non-UTF-8 argument is reported as a bad flag, never a panic.
@@ -45,17 +43,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: config::Config) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let token = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-        }
-        token.cancel();
-    });
+    let shutdown = daemon::signals::shutdown_token()?;
     let listeners = nsqd::bind(&config).await?;
     nsqd::run(config, listeners, shutdown).await
 }

@@ -6,8 +6,6 @@
 use nsqlookupd::config::{self, Parsed};
 use nsqlookupd::logging;
 use std::process::ExitCode;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio_util::sync::CancellationToken;
 
 /// The prefix of fatal lines before the configured one is known (Go's `logFatal`).
 const FATAL_PREFIX: &str = "[nsqlookupd] ";
@@ -61,17 +59,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: config::Config) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let token = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-        }
-        token.cancel();
-    });
+    let shutdown = daemon::signals::shutdown_token()?;
     let listeners = nsqlookupd::bind(&config).await?;
     nsqlookupd::run(config, listeners, shutdown).await
 }
