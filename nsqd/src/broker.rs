@@ -8,6 +8,7 @@
 use crate::channel::Channel;
 use crate::client::ClientShared;
 use crate::config::Config;
+use crate::listener::Bound;
 use crate::lock;
 use crate::lookup::Event;
 use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
@@ -29,10 +30,10 @@ pub const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVA
 const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
 
 /// The addresses the listeners actually bound (port 0 resolved).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BoundAddrs {
-    pub tcp: SocketAddr,
-    pub http: Option<SocketAddr>,
+    pub tcp: Bound,
+    pub http: Option<Bound>,
     pub https: Option<SocketAddr>,
 }
 
@@ -46,8 +47,8 @@ pub struct Nsqd {
     pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
     pub tls_required_tcp: bool,
-    pub tcp_addr: SocketAddr,
-    pub http_addr: Option<SocketAddr>,
+    pub tcp_addr: Bound,
+    pub http_addr: Option<Bound>,
     pub https_addr: Option<SocketAddr>,
     /// Unix seconds.
     pub start_time: i64,
@@ -188,7 +189,7 @@ impl Nsqd {
     /// The TCP port registered with lookupd: `--broadcast-tcp-port`, else the bound one.
     pub fn broadcast_tcp_port(&self) -> u16 {
         match self.config.broadcast_tcp_port {
-            0 => self.tcp_addr.port(),
+            0 => self.tcp_addr.tcp_port(),
             p => p,
         }
     }
@@ -196,7 +197,7 @@ impl Nsqd {
     /// The HTTP port registered with lookupd: `--broadcast-http-port`, else the bound one.
     pub fn broadcast_http_port(&self) -> u16 {
         match self.config.broadcast_http_port {
-            0 => self.http_addr.map_or(0, |a| a.port()),
+            0 => self.http_addr.as_ref().map_or(0, Bound::tcp_port),
             p => p,
         }
     }

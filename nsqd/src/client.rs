@@ -15,6 +15,34 @@ pub const STATE_INIT: u8 = 0;
 pub const STATE_SUBSCRIBED: u8 = 3;
 pub const STATE_CLOSING: u8 = 4;
 
+/// The other end of a client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    /// A client on the unix socket listener.
+    Unix,
+}
+
+impl Peer {
+    /// The client's IP without port (`""` on a unix socket): the default client_id and
+    /// hostname, and the auth query's `remote_ip`.
+    pub fn ip(&self) -> String {
+        match self {
+            Peer::Tcp(a) => a.ip().to_string(),
+            Peer::Unix => String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(a) => write!(f, "{a}"),
+            Peer::Unix => f.write_str("@"),
+        }
+    }
+}
+
 /// Fields set by IDENTIFY (and TLS/compression negotiation), read by `/stats`.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
@@ -35,7 +63,7 @@ pub struct Identity {
 #[derive(Debug)]
 pub struct ClientShared {
     pub id: u64,
-    pub remote_addr: SocketAddr,
+    pub remote_addr: Peer,
     /// Unix seconds.
     pub connect_ts: i64,
     pub wake: Notify,
@@ -57,8 +85,8 @@ pub struct ClientShared {
 }
 
 impl ClientShared {
-    pub fn new(id: u64, remote_addr: SocketAddr, connect_ts: i64, kick: CancellationToken) -> Self {
-        let ip = remote_addr.ip().to_string();
+    pub fn new(id: u64, remote_addr: Peer, connect_ts: i64, kick: CancellationToken) -> Self {
+        let ip = remote_addr.ip();
         ClientShared {
             id,
             remote_addr,

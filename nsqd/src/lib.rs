@@ -11,6 +11,7 @@ pub mod e2e;
 pub mod guid;
 pub mod http;
 pub mod http_client;
+pub mod listener;
 pub use daemon::logging;
 pub mod lookup;
 pub mod metadata;
@@ -52,8 +53,8 @@ pub(crate) fn unix_now() -> i64 {
 pub struct Listeners {
     /// The exclusive lock on the data directory, held for the life of the process.
     pub data_dir_lock: File,
-    pub tcp: TcpListener,
-    pub http: Option<TcpListener>,
+    pub tcp: listener::Listener,
+    pub http: Option<listener::Listener>,
     /// Only when a TLS certificate and key are configured.
     pub https: Option<TcpListener>,
 }
@@ -63,17 +64,11 @@ pub struct Listeners {
 /// reports the lock, not a port clash.
 pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
     let data_dir_lock = lock_data_dir(&config.data_path_or_cwd())?;
-    let tcp = TcpListener::bind(&config.tcp_address)
-        .await
-        .with_context(|| format!("listen ({}) failed", config.tcp_address))?;
+    let tcp = listener::Listener::bind(&config.tcp_address).await?;
     let http = if config.http_address.is_empty() {
         None
     } else {
-        Some(
-            TcpListener::bind(&config.http_address)
-                .await
-                .with_context(|| format!("listen ({}) failed", config.http_address))?,
-        )
+        Some(listener::Listener::bind(&config.http_address).await?)
     };
     let https = if config.tls_cert.is_empty()
         || config.tls_key.is_empty()
@@ -116,14 +111,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let _dir_lock = listeners.data_dir_lock;
-    let tcp_addr = listeners.tcp.local_addr()?;
+    let tcp_addr = listeners.tcp.bound()?;
     let http_addr = match &listeners.http {
-        Some(l) => Some(l.local_addr()?),
+        Some(l) => Some(l.bound()?),
         None => None,
     };
     let addrs = broker::BoundAddrs {
-        tcp: tcp_addr,
-        http: http_addr,
+        tcp: tcp_addr.clone(),
+        http: http_addr.clone(),
         https: match &listeners.https {
             Some(l) => Some(l.local_addr()?),
             None => None,
@@ -145,7 +140,7 @@ pub async fn run(
     ctx.start_lookup();
     let accept = tokio::spawn(tcp::accept_loop(Arc::clone(&ctx), listeners.tcp));
     let http_task = listeners.http.map(|l| {
-        if let Some(a) = http_addr {
+        if let Some(a) = &http_addr {
             info!("HTTP: listening on {a}");
         }
         tokio::spawn(http::serve(Arc::clone(&ctx), l))
@@ -182,6 +177,10 @@ pub async fn run(
     let ctx2 = Arc::clone(&ctx);
     if let Err(e) = tokio::task::spawn_blocking(move || ctx2.close()).await {
         error!(error = %e, "close failed");
+    }
+    listener::remove_socket(&tcp_addr);
+    if let Some(a) = &http_addr {
+        listener::remove_socket(a);
     }
     info!("bye");
     Ok(())

@@ -10,6 +10,7 @@ pub mod stats;
 pub mod tls_listener;
 
 use crate::broker::Nsqd;
+use crate::listener::{Bound, Listener};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -72,13 +73,24 @@ pub fn router(ctx: Arc<Nsqd>) -> Router {
 
 /// Serve plain HTTP until shutdown, then let in-flight requests finish. With
 /// `--tls-required=true` every request here is refused with `403 TLS_REQUIRED`.
-pub async fn serve(ctx: Arc<Nsqd>, listener: TcpListener) {
-    let shutdown = ctx.shutdown.clone();
+pub async fn serve(ctx: Arc<Nsqd>, listener: Listener) {
     let mut app = router(Arc::clone(&ctx));
     if ctx.config.tls_required == crate::config::TlsRequired::Yes {
         let https_port = ctx.https_addr.map_or(0, |a| a.port());
         app = Router::new().fallback(move || async move { tls_required(https_port) });
     }
+    match listener {
+        Listener::Tcp(l) => serve_until_shutdown(&ctx, l, app).await,
+        Listener::Unix(l, _) => serve_until_shutdown(&ctx, l, app).await,
+    }
+}
+
+async fn serve_until_shutdown<L>(ctx: &Nsqd, listener: L, app: Router)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let shutdown = ctx.shutdown.clone();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -130,8 +142,8 @@ struct InfoBody<'a> {
     version: &'a str,
     broadcast_address: &'a str,
     hostname: String,
-    http_port: u16,
-    tcp_port: u16,
+    http_port: i32,
+    tcp_port: i32,
     start_time: i64,
     max_heartbeat_interval: u128,
     max_output_buffer_size: i64,
@@ -145,8 +157,8 @@ async fn info(State(ctx): Ctx) -> ApiResult {
         version: crate::VERSION,
         broadcast_address: &c.broadcast_address,
         hostname: crate::config::hostname(),
-        http_port: ctx.http_addr.map_or(0, |a| a.port()),
-        tcp_port: ctx.tcp_addr.port(),
+        http_port: ctx.http_addr.as_ref().map_or(0, Bound::info_port),
+        tcp_port: ctx.tcp_addr.info_port(),
         start_time: ctx.start_time,
         max_heartbeat_interval: c.max_heartbeat_interval.as_nanos(),
         max_output_buffer_size: c.max_output_buffer_size,

@@ -11,7 +11,7 @@
 use crate::auth::{self, AuthState};
 use crate::broker::Nsqd;
 use crate::channel::{Channel, ChannelError};
-use crate::client::{ClientShared, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
+use crate::client::{ClientShared, Peer, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::tcp::compress::Codec;
 use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
 use crate::tcp::transport::Transport;
@@ -20,7 +20,6 @@ use bytes::{Bytes, BytesMut};
 use protocol::{
     frame, Command, CommandName, DecodeError, Decoder, ErrorCode, Message, ProtocolError,
 };
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,7 +68,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(ctx: Arc<Nsqd>, stream: Transport, peer: SocketAddr) -> Conn {
+    pub fn new(ctx: Arc<Nsqd>, stream: Transport, peer: Peer) -> Conn {
         let id = ctx.next_client_id();
         let kick = ctx.shutdown.child_token();
         let client = Arc::new(ClientShared::new(id, peer, crate::unix_now(), kick));
@@ -293,7 +292,7 @@ impl Conn {
     async fn query_auth(&self, secret: &str) -> Result<AuthState, ProtocolError> {
         let c = &self.ctx.config;
         let who = auth::Requester {
-            remote_ip: self.client.remote_addr.ip().to_string(),
+            remote_ip: self.client.remote_addr.ip(),
             tls: matches!(self.stream, Transport::Tls(_)),
             common_name: "",
         };
@@ -359,7 +358,11 @@ impl Conn {
             }
         }
         let limits = &self.ctx.identify_limits;
-        let negotiated = req.negotiate(limits)?;
+        let mut negotiated = req.negotiate(limits)?;
+        if matches!(self.stream, Transport::Unix(_)) {
+            // TLS is offered on TCP only.
+            negotiated.tls = false;
+        }
         {
             let mut ident = crate::lock(&self.client.identity);
             ident.sample_rate = i32::from(negotiated.sample_rate);

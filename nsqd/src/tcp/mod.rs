@@ -9,37 +9,54 @@ pub mod inflight;
 pub mod transport;
 
 use crate::broker::Nsqd;
+use crate::client::Peer;
+use crate::listener::Listener;
 use bytes::BytesMut;
 use protocol::frame;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
+use transport::Transport;
 
-/// Accept connections until shutdown; each gets its own task, tracked for shutdown.
-pub async fn accept_loop(ctx: Arc<Nsqd>, listener: TcpListener) {
+/// Accept connections (TCP or unix socket) until shutdown; each gets its own task,
+/// tracked for shutdown.
+pub async fn accept_loop(ctx: Arc<Nsqd>, listener: Listener) {
     loop {
-        tokio::select! {
+        let accepted = tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let ctx2 = Arc::clone(&ctx);
-                    ctx.tracker.spawn(async move {
-                        debug!(peer = %peer, "TCP: new client");
-                        handle(ctx2, stream, peer).await;
-                    });
-                }
-                Err(e) => {
-                    warn!(error = %e, "TCP: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
+            a = accept(&listener) => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let ctx2 = Arc::clone(&ctx);
+                ctx.tracker.spawn(async move {
+                    debug!(peer = %peer, "TCP: new client");
+                    handle(ctx2, stream, peer).await;
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "TCP: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
     }
 }
 
-async fn handle(ctx: Arc<Nsqd>, mut stream: TcpStream, peer: std::net::SocketAddr) {
+async fn accept(listener: &Listener) -> std::io::Result<(Transport, Peer)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (stream, peer) = l.accept().await?;
+            let _ = stream.set_nodelay(true);
+            Ok((Transport::Plain(stream), Peer::Tcp(peer)))
+        }
+        Listener::Unix(l, _) => {
+            let (stream, _) = l.accept().await?;
+            Ok((Transport::Unix(stream), Peer::Unix))
+        }
+    }
+}
+
+async fn handle(ctx: Arc<Nsqd>, mut stream: Transport, peer: Peer) {
     let mut magic = [0u8; 4];
     let read = tokio::select! {
         _ = ctx.shutdown.cancelled() => return,
@@ -55,7 +72,5 @@ async fn handle(ctx: Arc<Nsqd>, mut stream: TcpStream, peer: std::net::SocketAdd
         let _ = stream.shutdown().await;
         return;
     }
-    conn::Conn::new(ctx, transport::Transport::Plain(stream), peer)
-        .run()
-        .await;
+    conn::Conn::new(ctx, stream, peer).run().await;
 }
