@@ -18,8 +18,8 @@ use crate::poll::{wait_until, POLL_INTERVAL};
 /// Failure bound between spawn and both listen lines plus `/ping`; generous because the
 /// suite shares a small machine with compilers.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Failure bound for a graceful shutdown.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Failure bound for a graceful shutdown, which may flush a large backlog to disk.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A binary built beside this test executable (`target/<profile>/<name>`), unless the
 /// environment variable `var` names another one.
@@ -156,6 +156,14 @@ impl Daemon {
                 self.output()
             );
             thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Crash: SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exit = Some(self.child.wait().expect("wait for the killed process"));
         }
     }
 

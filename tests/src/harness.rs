@@ -1,26 +1,17 @@
-//! Runs real nsqd processes for black-box tests: finds the binaries, starts one on
-//! port 0 with its own data directory, learns the bound addresses from the startup log,
-//! waits for `/ping`, and stops it (SIGTERM, exit 0 expected) or kills it (SIGKILL).
-//! Everything the process prints is kept and dumped when a test fails.
+//! Runs real nsqd processes for black-box tests: finds the binaries and starts one on
+//! port 0 with its own data directory (the process handling itself, learning addresses
+//! from the log, `/ping`, SIGTERM/SIGKILL and the output dump, is `daemon::Daemon`).
+//! Also the log scanning both use, and temp dirs.
 //! Talking to the daemon is left to `client` (TCP) and `http`.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
-use crate::http;
-use crate::poll::{wait_until, POLL_INTERVAL};
-
-/// Time allowed between spawn and both listen lines appearing; generous because the
-/// suite shares a small machine with compilers.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Time allowed for a graceful shutdown, which may flush a large backlog to disk.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::daemon::Daemon;
 /// Log text that precedes the bound TCP address (nsqd.md §1.1).
 pub(crate) const TCP_MARKER: &str = "TCP: listening on ";
 /// Log text that precedes the bound HTTP address (does not match `HTTPS: ...`).
@@ -102,47 +93,23 @@ impl Drop for TempDir {
     }
 }
 
-/// A running nsqd process. Dropping it kills the process (and prints its output if the
+/// A running nsqd on 127.0.0.1 port 0 with its own data directory: a [`Daemon`] started
+/// with nsqd's arguments. Dropping it kills the process (and prints its output if the
 /// test is panicking).
-pub struct Nsqd {
-    child: Child,
-    exit: Option<ExitStatus>,
-    label: String,
-    tcp: SocketAddr,
-    http: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
+pub struct Nsqd(Daemon);
 
 impl Nsqd {
     /// Spawns `bin` on 127.0.0.1 port 0 with `data_dir`, plus `extra_args`, and waits
     /// until both listeners are logged and `GET /ping` answers 200.
     pub fn start(bin: &Path, data_dir: &Path, extra_args: &[&str]) -> Nsqd {
-        let mut child = Command::new(bin)
-            .arg("--tcp-address=127.0.0.1:0")
-            .arg("--http-address=127.0.0.1:0")
-            .arg(format!("--data-path={}", data_dir.display()))
-            .args(extra_args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin.display()));
-        let log = Arc::new(Mutex::new(String::new()));
-        capture(child.stdout.take().expect("stdout piped"), &log);
-        capture(child.stderr.take().expect("stderr piped"), &log);
-        let unbound: SocketAddr = "0.0.0.0:0".parse().expect("literal address");
-        let mut nsqd = Nsqd {
-            label: format!("{} (pid {})", bin.display(), child.id()),
-            child,
-            exit: None,
-            tcp: unbound,
-            http: unbound,
-            log,
-        };
-        nsqd.await_listeners();
-        nsqd.await_ping();
-        nsqd
+        let data = format!("--data-path={}", data_dir.display());
+        let mut args = vec![
+            "--tcp-address=127.0.0.1:0",
+            "--http-address=127.0.0.1:0",
+            data.as_str(),
+        ];
+        args.extend_from_slice(extra_args);
+        Nsqd(Daemon::start(bin, &args))
     }
 
     /// Starts the nsqd under test ([`nsqd_bin`]) in a fresh temp dir. Bind the result as
@@ -154,112 +121,30 @@ impl Nsqd {
     }
 
     pub fn tcp_addr(&self) -> SocketAddr {
-        self.tcp
+        self.0.tcp_addr()
     }
 
     pub fn http_addr(&self) -> SocketAddr {
-        self.http
+        self.0.http_addr()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.0.pid()
     }
 
     /// Everything the process has printed so far (stdout and stderr interleaved).
     pub fn output(&self) -> String {
-        self.log.lock().expect("log lock").clone()
+        self.0.output()
     }
 
     /// Graceful shutdown: SIGTERM, wait, and require exit status 0.
     pub fn stop(&mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill -TERM");
-        assert!(status.success(), "kill -TERM {} failed", self.pid());
-        let exit = self.wait_exit(SHUTDOWN_TIMEOUT);
-        assert!(
-            exit.success(),
-            "{} exited with {exit} after SIGTERM; output:\n{}",
-            self.label,
-            self.output()
-        );
+        self.0.stop();
     }
 
     /// Crash: SIGKILL and reap.
     pub fn kill9(&mut self) {
-        if self.exit.is_none() {
-            let _ = self.child.kill();
-            self.exit = Some(self.child.wait().expect("wait for killed nsqd"));
-        }
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                self.exit = Some(status);
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {timeout:?}; output:\n{}",
-                self.label,
-                self.output()
-            );
-            thread::sleep(POLL_INTERVAL);
-        }
-    }
-
-    fn await_listeners(&mut self) {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let log = self.output();
-            if let (Some(tcp), Some(http)) =
-                (find_addr(&log, TCP_MARKER), find_addr(&log, HTTP_MARKER))
-            {
-                self.tcp = tcp;
-                self.http = http;
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                self.exit = Some(status);
-                panic!(
-                    "{} exited with {status} before listening; output:\n{log}",
-                    self.label
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not log `{TCP_MARKER}` and `{HTTP_MARKER}` within {STARTUP_TIMEOUT:?}; \
-                 output:\n{log}",
-                self.label
-            );
-            thread::sleep(POLL_INTERVAL);
-        }
-    }
-
-    fn await_ping(&self) {
-        let addr = self.http;
-        wait_until(
-            &format!("{} GET /ping -> 200", self.label),
-            STARTUP_TIMEOUT,
-            || matches!(http::request(addr, "GET", "/ping", b""), Ok(r) if r.status == 200),
-        );
-    }
-}
-
-impl Drop for Nsqd {
-    fn drop(&mut self) {
-        self.kill9();
-        if thread::panicking() {
-            eprintln!(
-                "----- output of {} -----\n{}\n----- end of output -----",
-                self.label,
-                self.output()
-            );
-        }
+        self.0.kill9();
     }
 }
 
