@@ -266,18 +266,18 @@ pub async fn channels_for_topic(
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for addr in http_addrs {
-        match timeout(request, http_get_channels(addr, topic, connect, request)).await {
-            Ok(Ok(chs)) => {
+        // `http_client::get` bounds the connect and the whole request itself.
+        match http_get_channels(addr, topic, connect, request).await {
+            Ok(chs) => {
                 for c in chs {
                     if !out.contains(&c) {
                         out.push(c);
                     }
                 }
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 warn!(lookupd = %addr, topic = %topic, error = %e, "LOOKUP: /channels query failed")
             }
-            Err(_) => warn!(lookupd = %addr, topic = %topic, "LOOKUP: /channels query timed out"),
         }
     }
     out

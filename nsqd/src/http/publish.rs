@@ -3,6 +3,7 @@
 //! body: one allocation per request however many messages it carries.
 
 use super::error::{ApiError, ApiResult, V1};
+use super::query::Query;
 use super::{parse_query, Ctx};
 use crate::topic::{Topic, TopicError};
 use axum::body::{Body, Bytes};
@@ -38,11 +39,7 @@ pub async fn read_body(mut body: Body, limit: i64, too_big: &str) -> Result<Byte
 }
 
 /// `topic` from the query: missing, invalid, then get-or-create.
-fn topic_from_query(
-    ctx: &Arc<crate::broker::Nsqd>,
-    raw: &Option<String>,
-) -> Result<Arc<Topic>, ApiError> {
-    let q = parse_query(raw)?;
+fn topic_from_query(ctx: &Arc<crate::broker::Nsqd>, q: &Query) -> Result<Arc<Topic>, ApiError> {
     let name = q
         .get("topic")
         .ok_or_else(|| ApiError::bad_request("MISSING_ARG_TOPIC"))?;
@@ -76,8 +73,8 @@ pub async fn pub_one(
     if body.is_empty() {
         return Err(ApiError::bad_request("MSG_EMPTY"));
     }
-    let topic = topic_from_query(&ctx, &raw)?;
     let q = parse_query(&raw)?;
+    let topic = topic_from_query(&ctx, &q)?;
     let defer_ms = match q.get("defer") {
         None => 0,
         Some(d) => {
@@ -122,8 +119,8 @@ pub async fn pub_many(
     if content_length(&headers).is_some_and(|l| l > max_body) {
         return Err(ApiError::too_big("BODY_TOO_BIG"));
     }
-    let topic = topic_from_query(&ctx, &raw)?;
     let q = parse_query(&raw)?;
+    let topic = topic_from_query(&ctx, &q)?;
     let binary = !matches!(q.get("binary"), None | Some("false") | Some("0"));
     let body = read_body(body, max_body, "BODY_TOO_BIG").await?;
     let bodies = if binary {
