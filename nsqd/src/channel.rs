@@ -10,7 +10,7 @@
 use crate::client::ClientShared;
 use crate::e2e::E2eLatency;
 use crate::lock;
-use crate::queue::{Backlog, DiskQueueError};
+use crate::queue::{Backlog, DiskQueueError, Packed};
 use protocol::{Message, MessageId};
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::{BinaryHeap, HashSet};
@@ -152,11 +152,20 @@ impl Channel {
         }
     }
 
-    /// Messages copied in from the topic (counted in `message_count`).
-    pub fn put(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
-        self.message_count
-            .fetch_add(msgs.len() as u64, Ordering::Relaxed);
-        self.enqueue(msgs)
+    /// Runs of messages from the topic (counted in `message_count`): each is queued by
+    /// reference, not copied.
+    pub fn put(&self, runs: &[Packed]) -> Result<(), DiskQueueError> {
+        let n: usize = runs.iter().map(Packed::len).sum();
+        self.message_count.fetch_add(n as u64, Ordering::Relaxed);
+        let mut st = lock(&self.state);
+        let mut result = Ok(());
+        for run in runs {
+            if let Err(e) = st.backlog.push_packed(run.clone()) {
+                result = Err(e);
+            }
+        }
+        wake_consumers(&mut st, n as u64);
+        result.map(|_| ())
     }
 
     fn enqueue(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
@@ -172,7 +181,17 @@ impl Channel {
         self.defer(msg, delay, TimedKind::Deferred)
     }
 
-    fn defer(&self, msg: Message, delay: Duration, kind: TimedKind) -> Result<(), ChannelError> {
+    fn defer(
+        &self,
+        mut msg: Message,
+        delay: Duration,
+        kind: TimedKind,
+    ) -> Result<(), ChannelError> {
+        if kind == TimedKind::Deferred {
+            // The body may slice a large shared buffer (a published batch); a deferral can
+            // last an hour, so it keeps a copy of its own instead of pinning that buffer.
+            msg.body = bytes::Bytes::copy_from_slice(&msg.body);
+        }
         let mut st = lock(&self.state);
         match kind {
             TimedKind::Deferred => {

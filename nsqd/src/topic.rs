@@ -10,7 +10,8 @@
 use crate::channel::{Channel, ChannelError, ChannelSnapshot};
 use crate::guid::GuidGenerator;
 use crate::lock;
-use crate::queue::{Backlog, DiskQueue, DiskQueueError, DiskQueueOptions};
+use crate::queue::packed::record_len;
+use crate::queue::{Backlog, DiskQueue, DiskQueueError, DiskQueueOptions, Packed, PackedBuilder};
 use bytes::Bytes;
 use protocol::Message;
 use std::collections::{BTreeMap, VecDeque};
@@ -155,6 +156,19 @@ impl Topic {
             .collect()
     }
 
+    /// Encode `bodies` with fresh IDs into one run: one allocation and one generator lock
+    /// for the batch; the bodies are copied, so the read buffers they slice can go.
+    fn pack(&self, bodies: &[Bytes], body_bytes: usize) -> Packed {
+        let ts = now_ns();
+        let mut run = PackedBuilder::with_capacity(body_bytes + bodies.len() * record_len(0));
+        let mut guid = lock(&self.guid);
+        for body in bodies {
+            run.push(&guid.next(ts), ts, 0, body);
+        }
+        drop(guid);
+        run.finish()
+    }
+
     /// Publish a batch (PUB, MPUB, HTTP): all or nothing with respect to `exiting`.
     pub fn publish(self: &Arc<Self>, bodies: Vec<Bytes>) -> Result<(), TopicError> {
         if self.is_exiting() {
@@ -162,13 +176,14 @@ impl Topic {
         }
         let n = bodies.len() as u64;
         let bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
-        let msgs = self.make_messages(bodies);
+        let run = self.pack(&bodies, bytes as usize);
+        drop(bodies);
         {
             let mut st = lock(&self.state);
             if st.flowing() {
-                fan_out(&st.channels, &msgs)?;
+                fan_out(&st.channels, std::slice::from_ref(&run))?;
             } else {
-                let dropped = st.backlog.push(&msgs)?;
+                let dropped = st.backlog.push_packed(run)?;
                 if dropped > 0 {
                     warn!(topic = %self.name, dropped, "ephemeral topic memory full, messages dropped");
                 }
@@ -248,7 +263,7 @@ impl Topic {
                 }
             }
             batch.clear();
-            if let Err(e) = st.backlog.pop_into(DRAIN_BATCH, &mut batch) {
+            if let Err(e) = st.backlog.pop_runs(DRAIN_BATCH, &mut batch) {
                 error!(topic = %self.name, error = %e, "topic disk queue read failed");
             }
             if batch.is_empty() {
@@ -429,11 +444,11 @@ impl Topic {
 
 fn fan_out(
     channels: &BTreeMap<String, Arc<Channel>>,
-    msgs: &[Message],
+    runs: &[Packed],
 ) -> Result<(), DiskQueueError> {
     let mut result = Ok(());
     for ch in channels.values() {
-        if let Err(e) = ch.put(msgs) {
+        if let Err(e) = ch.put(runs) {
             error!(topic = %ch.topic_name, channel = %ch.name, error = %e, "channel put failed");
             result = Err(e);
         }

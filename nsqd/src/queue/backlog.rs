@@ -6,7 +6,7 @@
 //! bounded by the flag whatever the backlog, and a consumer sees publish order.
 
 use crate::queue::disk::{DiskQueue, DiskQueueError, Record};
-use bytes::Bytes;
+use crate::queue::packed::{Packed, PackedBuilder};
 use protocol::Message;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -21,73 +21,141 @@ impl Record for Message {
     }
 }
 
+/// Bytes of disk records read per batch when a consumer's batch does not say (topic drain).
+const DISK_READ_HINT: usize = 256;
+
 #[derive(Debug)]
 pub struct Backlog {
-    mem: VecDeque<Message>,
+    /// Runs of messages in publish order; `mem_len` messages in all.
+    mem: VecDeque<Packed>,
+    mem_len: usize,
     mem_cap: usize,
     disk: Option<DiskQueue>,
-    /// Reused for disk reads, so a batch read allocates nothing per call.
-    read_buf: Vec<Bytes>,
 }
 
 impl Backlog {
     pub fn new(mem_cap: usize, disk: Option<DiskQueue>) -> Backlog {
         Backlog {
             mem: VecDeque::new(),
+            mem_len: 0,
             mem_cap,
             disk,
-            read_buf: Vec::new(),
         }
     }
 
-    /// Queue messages at the tail. Returns how many were dropped (ephemeral overflow).
+    /// Queue messages at the tail (a copy: requeues, timeouts, deferred ones coming due).
+    /// Returns how many were dropped (ephemeral overflow).
     pub fn push(&mut self, msgs: &[Message]) -> Result<usize, DiskQueueError> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        self.push_packed(Packed::from_messages(msgs))
+    }
+
+    /// Queue a run at the tail: memory while there is room and nothing is on disk, the
+    /// rest to disk. Returns how many were dropped (ephemeral overflow).
+    pub fn push_packed(&mut self, mut run: Packed) -> Result<usize, DiskQueueError> {
+        if run.is_empty() {
+            return Ok(0);
+        }
         let spilled = self.disk.as_ref().is_some_and(|d| d.is_readable());
         let room = if spilled {
             0
         } else {
-            self.mem_cap.saturating_sub(self.mem.len())
+            self.mem_cap.saturating_sub(self.mem_len)
         };
-        let to_mem = room.min(msgs.len());
-        self.mem.extend(msgs[..to_mem].iter().cloned());
-        let rest = &msgs[to_mem..];
-        if rest.is_empty() {
+        if room > 0 {
+            let head = run.split_to(room);
+            self.mem_len += head.len();
+            self.mem.push_back(head);
+        }
+        if run.is_empty() {
             return Ok(0);
         }
         match self.disk.as_mut() {
-            Some(disk) => disk.put_batch(rest).map(|()| 0),
-            None => Ok(rest.len()),
+            Some(disk) => disk.put_framed(run.framed()).map(|()| 0),
+            None => Ok(run.len()),
         }
     }
 
-    /// Take up to `max` messages from the head (memory first, then disk).
+    /// Take up to `max` messages from the head (memory first, then disk), decoded.
     pub fn pop_into(&mut self, max: usize, out: &mut Vec<Message>) -> Result<(), DiskQueueError> {
-        let from_mem = max.min(self.mem.len());
-        out.extend(self.mem.drain(..from_mem));
-        let want = max - from_mem;
+        let mut want = max;
+        while want > 0 {
+            let Some(front) = self.mem.front_mut() else {
+                break;
+            };
+            let before = front.len();
+            while want > 0 {
+                match front.pop_front() {
+                    Some(m) => {
+                        out.push(m);
+                        want -= 1;
+                    }
+                    None => break,
+                }
+            }
+            self.mem_len -= before - front.len();
+            if front.is_empty() {
+                self.mem.pop_front();
+            }
+        }
         if want == 0 {
             return Ok(());
         }
-        let Some(disk) = self.disk.as_mut() else {
-            return Ok(());
-        };
-        // Read by position, not depth: after a crash the depth can be stale.
-        if !disk.is_readable() {
-            return Ok(());
-        }
-        self.read_buf.clear();
-        disk.read_batch(want, &mut self.read_buf)?;
-        for rec in self.read_buf.drain(..) {
-            match Message::decode(rec) {
-                Ok(m) => out.push(m),
-                Err(e) => warn!(error = %e, "skipping corrupt disk queue record"),
+        if let Some(mut run) = self.read_disk(want)? {
+            while let Some(m) = run.pop_front() {
+                out.push(m);
             }
         }
         Ok(())
     }
 
+    /// Take up to `max` messages from the head as runs, without decoding them (a topic
+    /// moving its backlog to its channels).
+    pub fn pop_runs(&mut self, max: usize, out: &mut Vec<Packed>) -> Result<(), DiskQueueError> {
+        let mut want = max;
+        while want > 0 {
+            let Some(front) = self.mem.front_mut() else {
+                break;
+            };
+            let run = front.split_to(want);
+            if front.is_empty() {
+                self.mem.pop_front();
+            }
+            want -= run.len();
+            self.mem_len -= run.len();
+            out.push(run);
+        }
+        if want == 0 {
+            return Ok(());
+        }
+        if let Some(run) = self.read_disk(want)? {
+            out.push(run);
+        }
+        Ok(())
+    }
+
+    /// Up to `max` records from disk as one run (one allocation for the batch).
+    fn read_disk(&mut self, max: usize) -> Result<Option<Packed>, DiskQueueError> {
+        let Some(disk) = self.disk.as_mut() else {
+            return Ok(None);
+        };
+        // Read by position, not depth: after a crash the depth can be stale.
+        if !disk.is_readable() {
+            return Ok(None);
+        }
+        let mut run = PackedBuilder::with_capacity(max.min(DISK_READ_HINT) * 256);
+        disk.read_with(max, |payload| {
+            if !run.push_payload(payload) {
+                warn!(len = payload.len(), "skipping corrupt disk queue record");
+            }
+        })?;
+        Ok((!run.is_empty()).then(|| run.finish()))
+    }
+
     pub fn depth(&self) -> u64 {
-        self.mem.len() as u64 + self.disk_depth()
+        self.mem_len as u64 + self.disk_depth()
     }
 
     pub fn disk_depth(&self) -> u64 {
@@ -105,6 +173,7 @@ impl Backlog {
     /// Drop everything queued (memory and disk files).
     pub fn empty(&mut self) -> Result<(), DiskQueueError> {
         self.mem.clear();
+        self.mem_len = 0;
         match self.disk.as_mut() {
             Some(d) => d.empty(),
             None => Ok(()),
@@ -125,9 +194,11 @@ impl Backlog {
         let Some(mut disk) = self.disk.take() else {
             return Ok(());
         };
-        let mem: Vec<Message> = self.mem.drain(..).chain(extra).collect();
-        if !mem.is_empty() {
-            disk.put_batch(&mem)?;
+        for run in self.mem.drain(..) {
+            disk.put_framed(run.framed())?;
+        }
+        if !extra.is_empty() {
+            disk.put_batch(&extra)?;
         }
         disk.close()
     }
@@ -135,6 +206,7 @@ impl Backlog {
     /// Deletion: drop everything and remove the files.
     pub fn delete(mut self) -> Result<(), DiskQueueError> {
         self.mem.clear();
+        self.mem_len = 0;
         match self.disk.take() {
             Some(mut d) => {
                 d.empty()?;
@@ -142,5 +214,85 @@ impl Backlog {
             }
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::disk::tests::TempDir;
+    use crate::queue::DiskQueueOptions;
+    use bytes::Bytes;
+    use protocol::MessageId;
+    use std::time::Duration;
+
+    fn msgs(range: std::ops::Range<u64>) -> Vec<Message> {
+        range
+            .map(|i| Message::new(MessageId::from_u64(i), i as i64, Bytes::from(i.to_string())))
+            .collect()
+    }
+
+    fn disk(dir: &std::path::Path) -> DiskQueue {
+        DiskQueue::open(DiskQueueOptions {
+            data_path: dir.to_path_buf(),
+            name: "t".into(),
+            max_bytes_per_file: 200,
+            min_msg_size: protocol::MESSAGE_HEADER_LEN as i32,
+            max_msg_size: 1024,
+            sync_every: 1000,
+            sync_timeout: Duration::from_secs(2),
+        })
+        .expect("open disk queue")
+    }
+
+    fn ids(m: &[Message]) -> Vec<i64> {
+        m.iter().map(|m| m.timestamp).collect()
+    }
+
+    #[test]
+    fn spills_past_the_memory_cap_and_keeps_fifo_order() {
+        let dir = TempDir::new();
+        let mut b = Backlog::new(3, Some(disk(&dir.0)));
+        assert_eq!(
+            b.push_packed(Packed::from_messages(&msgs(0..5))).ok(),
+            Some(0)
+        );
+        assert_eq!((b.depth(), b.disk_depth()), (5, 2));
+        // Memory has room again, but disk holds older messages: these go behind them.
+        let mut out = Vec::new();
+        b.pop_into(1, &mut out).expect("pop");
+        b.push(&msgs(5..7)).expect("push");
+        assert_eq!(b.disk_depth(), 4);
+        let mut runs = Vec::new();
+        b.pop_runs(4, &mut runs).expect("pop runs");
+        for run in &runs {
+            out.extend(run.to_messages());
+        }
+        b.pop_into(100, &mut out).expect("pop rest");
+        assert_eq!(ids(&out), (0..7).collect::<Vec<_>>());
+        assert!(b.is_empty());
+        assert_eq!(b.depth(), 0);
+    }
+
+    #[test]
+    fn ephemeral_overflow_is_dropped_and_counted() {
+        let mut b = Backlog::new(2, None);
+        assert_eq!(b.push(&msgs(0..5)).ok(), Some(3));
+        let mut out = Vec::new();
+        b.pop_into(10, &mut out).expect("pop");
+        assert_eq!(ids(&out), vec![0, 1]);
+    }
+
+    #[test]
+    fn close_writes_memory_then_extra_to_disk() {
+        let dir = TempDir::new();
+        let mut b = Backlog::new(10, Some(disk(&dir.0)));
+        b.push(&msgs(0..4)).expect("push");
+        b.close(msgs(4..6)).expect("close");
+        let mut b = Backlog::new(10, Some(disk(&dir.0)));
+        assert_eq!(b.depth(), 6);
+        let mut out = Vec::new();
+        b.pop_into(10, &mut out).expect("pop");
+        assert_eq!(out, msgs(0..6));
     }
 }

@@ -6,12 +6,12 @@
 //! rolling, corruption handling and the sync policy (every `sync_every` operations, on
 //! `tick` after `sync_timeout`, on file changes and on close).
 //!
-//! Leaves to others: what a payload is (a `Record` encodes it; the caller decodes what
-//! `read_batch` returns), locking (nsqd wraps a queue in a std `Mutex`), and time: nothing
+//! Leaves to others: what a payload is (a `Record` encodes it, or `put_framed` takes
+//! records already framed; the caller decodes what `read_with` hands over), locking (nsqd wraps a queue in a std `Mutex`), and time: nothing
 //! here sleeps or spawns, so `tick` must be called periodically for `sync_timeout` to apply.
 //!
 //! Differences from Go, none visible in the files: there is no I/O goroutine and no
-//! one-record read-ahead (`read_batch` consumes what it returns); writes of a batch share one
+//! one-record read-ahead (`read_with` consumes what it hands over); writes of a batch share one
 //! write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
 //! file before the writer rolled deletes it instead of renaming it `.bad`; and when the
 //! metadata file is missing but data files exist (crash before the first sync), those files
@@ -227,26 +227,65 @@ impl DiskQueue {
         Ok(())
     }
 
-    /// Consumes up to `max` records into `out` and returns how many. Positions and depth
-    /// advance now: a record returned here is gone from the queue. Corrupt data is skipped
-    /// (logged, file renamed `.bad`) and reading goes on with the next file. An I/O error
-    /// is returned only if no record was read; otherwise it shows up on the next call.
+    /// Appends records that are already framed (`[4-byte length][payload]` each, as a
+    /// `Packed` holds them), with the same checks and file rolling as `put_batch`.
+    pub fn put_framed(&mut self, framed: &[u8]) -> Result<(), DiskQueueError> {
+        let records = frame_lengths(framed)?;
+        for &len in &records {
+            self.check_size(len)?;
+        }
+        self.write_buf.clear();
+        let (mut pending, mut off) = (0, 0);
+        for &len in &records {
+            let end = self.write.pos + self.write_buf.len() as i64;
+            if end > 0 && end + PREFIX + len as i64 > self.opts.max_bytes_per_file {
+                self.write_pending(pending)?;
+                pending = 0;
+                self.roll();
+            }
+            let total = PREFIX as usize + len;
+            self.write_buf.extend_from_slice(&framed[off..off + total]);
+            off += total;
+            pending += 1;
+        }
+        self.write_pending(pending)?;
+        if self.write_buf.capacity() > WRITE_BUF_KEEP {
+            self.write_buf = Vec::new();
+        }
+        self.ops_since_sync += records.len() as u64;
+        self.sync_if_due();
+        Ok(())
+    }
+
+    /// Consumes up to `max` records into `out` and returns how many (see `read_with`).
     pub fn read_batch(
         &mut self,
         max: usize,
         out: &mut Vec<Bytes>,
     ) -> Result<usize, DiskQueueError> {
+        self.read_with(max, |payload| out.push(Bytes::copy_from_slice(payload)))
+    }
+
+    /// Consumes up to `max` records, handing each payload to `sink`, and returns how many.
+    /// Positions and depth advance now: a record handed over is gone from the queue.
+    /// Corrupt data is skipped (logged, file renamed `.bad`) and reading goes on with the
+    /// next file. An I/O error is returned only if no record was read; otherwise it shows
+    /// up on the next call.
+    pub fn read_with(
+        &mut self,
+        max: usize,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
         let mut n = 0;
         let mut failure = None;
         while n < max {
-            match self.read_one() {
-                Ok(Some(rec)) => {
-                    out.push(rec);
+            match self.read_one(&mut sink) {
+                Ok(true) => {
                     n += 1;
                     self.ops_since_sync += 1;
                     self.check_tail();
                 }
-                Ok(None) => break,
+                Ok(false) => break,
                 Err(ReadFailure::Corrupt(reason)) => self.handle_read_error(&reason),
                 Err(ReadFailure::Io(e)) => {
                     failure = Some(e);
@@ -389,14 +428,15 @@ impl DiskQueue {
 
     // ---- reading ----
 
-    /// Reads and consumes the next record; `None` when the reader is at the writer.
-    fn read_one(&mut self) -> Result<Option<Bytes>, ReadFailure> {
+    /// Reads and consumes the next record, handing its payload to `sink`; false when the
+    /// reader is at the writer.
+    fn read_one(&mut self, sink: &mut impl FnMut(&[u8])) -> Result<bool, ReadFailure> {
         loop {
             if !self.is_readable() {
                 if let Some(cursor) = self.cursor.as_mut() {
                     cursor.release_buffer();
                 }
-                return Ok(None);
+                return Ok(false);
             }
             let mut cursor = self.take_cursor()?;
             let finished = self.read.file < self.write.file;
@@ -413,6 +453,7 @@ impl DiskQueue {
             }
             let (min, max) = (self.opts.min_msg_size, self.opts.max_msg_size);
             let rec = cursor.next_record(self.read.pos, limit, min, max)?;
+            sink(&cursor.buf[rec.clone()]);
             self.read.pos += PREFIX + rec.len() as i64;
             self.depth -= 1;
             if finished && self.read.pos >= limit {
@@ -421,7 +462,7 @@ impl DiskQueue {
             } else {
                 self.cursor = Some(cursor);
             }
-            return Ok(Some(rec));
+            return Ok(true);
         }
     }
 
@@ -687,6 +728,30 @@ fn append_framed<R: Record + ?Sized>(
     Ok(())
 }
 
+/// The payload lengths of framed records; an incomplete frame is a caller bug.
+fn frame_lengths(framed: &[u8]) -> Result<Vec<usize>, DiskQueueError> {
+    let mut lens = Vec::new();
+    let mut off = 0;
+    while off < framed.len() {
+        let len = framed
+            .get(off..off + PREFIX as usize)
+            .map(|p| u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as usize);
+        match len {
+            Some(len) if off + PREFIX as usize + len <= framed.len() => {
+                lens.push(len);
+                off += PREFIX as usize + len;
+            }
+            _ => {
+                return Err(DiskQueueError::EncodedLenMismatch {
+                    expected: framed.len(),
+                    actual: off,
+                })
+            }
+        }
+    }
+    Ok(lens)
+}
+
 /// Parses `depth\nreadFile,readPos\nwriteFile,writePos\n`. Returns the values (unparsed
 /// ones 0) and how many were parsed before the first bad one, as Go's Fscanf reports.
 fn parse_metadata(text: &[u8]) -> ([i64; 5], usize) {
@@ -747,14 +812,15 @@ impl ReadCursor {
     }
 
     /// Reads the record at file offset `pos` (the first buffered byte), not looking past
-    /// `limit`, and consumes it.
+    /// `limit`, and consumes it. Returns where its payload is in `buf` (valid until the
+    /// next read).
     fn next_record(
         &mut self,
         pos: i64,
         limit: i64,
         min: i32,
         max: i32,
-    ) -> Result<Bytes, ReadFailure> {
+    ) -> Result<std::ops::Range<usize>, ReadFailure> {
         if !self.fill(PREFIX as usize, pos, limit)? {
             return Err(ReadFailure::Corrupt("short read of record length".into()));
         }
@@ -774,7 +840,7 @@ impl ReadCursor {
                 "short read of {len}-byte record"
             )));
         }
-        let rec = Bytes::copy_from_slice(&self.buf[self.start + 4..self.start + total]);
+        let rec = self.start + 4..self.start + total;
         self.start += total;
         Ok(rec)
     }
@@ -829,16 +895,16 @@ impl ReadCursor {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests fail loudly by design
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory per test, removed on drop.
-    struct TempDir(PathBuf);
+    pub(crate) struct TempDir(pub(crate) PathBuf);
 
     impl TempDir {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let name = format!("diskqueue-test-{}-{n}", std::process::id());

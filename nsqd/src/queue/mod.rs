@@ -1,8 +1,11 @@
-//! Message queues: the bounded in-memory FIFO with its disk overflow (`backlog`), and the
-//! go-diskqueue compatible file queue (`disk`).
+//! Message queues: the bounded in-memory FIFO with its disk overflow (`backlog`), the
+//! compact in-memory form of queued messages (`packed`), and the go-diskqueue compatible
+//! file queue (`disk`).
 
 pub mod backlog;
 pub mod disk;
+pub mod packed;
 
 pub use backlog::Backlog;
 pub use disk::{DiskQueue, DiskQueueError, DiskQueueOptions};
+pub use packed::{Packed, PackedBuilder};
