@@ -58,6 +58,10 @@ pub struct Conn {
     epoch: u64,
     settings: Negotiated,
     take_buf: Vec<Message>,
+    /// FINs not yet applied to the shared counters `(epoch, count)`: they are applied once
+    /// per read (`apply_fins`), not per FIN, so consumers of one channel do not bounce its
+    /// counter's cache line between cores for every message.
+    fin_tally: (u64, u64),
     rng: u64,
     /// Snappy or deflate once negotiated; `raw_in`/`raw_out` hold the compressed side.
     codec: Option<Codec>,
@@ -86,6 +90,7 @@ impl Conn {
             epoch: 0,
             settings,
             take_buf: Vec::new(),
+            fin_tally: (0, 0),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             codec: None,
             raw_in: BytesMut::new(),
@@ -131,7 +136,9 @@ impl Conn {
                             return Err(Exit::Closed);
                         }
                     }
-                    let processed = self.process_input().await?;
+                    let processed = self.process_input().await;
+                    self.apply_fins();
+                    let processed = processed?;
                     if processed {
                         if let Some(h) = self.settings.heartbeat {
                             idle_deadline = Some(Instant::now() + 2 * h);
@@ -550,13 +557,27 @@ impl Conn {
                     let ns = crate::topic::now_ns().saturating_sub(entry.msg.timestamp);
                     e2e.record(ns.max(0) as u64);
                 }
-                sub.channel.in_flight_done(entry.epoch, 1);
-                self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
-                self.client.finish_count.fetch_add(1, Ordering::Relaxed);
+                if self.fin_tally.1 > 0 && self.fin_tally.0 != entry.epoch {
+                    self.apply_fins();
+                }
+                self.fin_tally = (entry.epoch, self.fin_tally.1 + 1);
                 Ok(())
             }
             _ => Err(fin_failed("FIN", &id, self.miss_reason(&id))),
         }
+    }
+
+    /// Apply the FINs counted since the last call to the channel's and client's counters.
+    fn apply_fins(&mut self) {
+        let (epoch, n) = std::mem::take(&mut self.fin_tally);
+        if n == 0 {
+            return;
+        }
+        if let Some(sub) = &self.sub {
+            sub.channel.in_flight_done(epoch, n);
+        }
+        self.client.in_flight.fetch_sub(n, Ordering::Relaxed);
+        self.client.finish_count.fetch_add(n, Ordering::Relaxed);
     }
 
     fn requeue(&mut self, id: protocol::MessageId, timeout_ms: u64) -> Result<(), ProtocolError> {
@@ -653,6 +674,7 @@ impl Conn {
 
     /// After the channel was emptied, forget what was delivered before.
     fn check_epoch(&mut self) {
+        self.apply_fins();
         let Some(sub) = &self.sub else { return };
         let current = sub.channel.epoch();
         if current != self.epoch {
@@ -735,6 +757,7 @@ impl Conn {
 
     /// Hand in-flight messages back to the channel and leave it.
     fn cleanup(&mut self) {
+        self.apply_fins();
         if let Some(sub) = self.sub.take() {
             let epoch = self.epoch;
             let drained = self.table().drain();
