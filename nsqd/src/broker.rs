@@ -98,6 +98,7 @@ impl Nsqd {
             max_channel_consumers: usize::try_from(c.max_channel_consumers).unwrap_or(0),
             e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
                 .then_some(c.e2e_processing_latency_window_time),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         let identify_limits = IdentifyLimits {
             default_heartbeat: DEFAULT_HEARTBEAT,
@@ -276,7 +277,7 @@ impl Nsqd {
         topic.hold();
         let ctx = Arc::clone(self);
         let topic = Arc::clone(topic);
-        tokio::spawn(async move {
+        self.settings.spawn(async move {
             let c = &ctx.config;
             let names = crate::lookup::channels_for_topic(
                 &addrs,

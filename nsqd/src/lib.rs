@@ -139,12 +139,16 @@ pub async fn run(
     info!("TCP: listening on {tcp_addr}");
     ctx.start_lookup();
     let accept = tokio::spawn(tcp::accept_loop(Arc::clone(&ctx), listeners.tcp));
-    let http_task = listeners.http.map(|l| {
-        if let Some(a) = &http_addr {
-            info!("HTTP: listening on {a}");
+    let http_task = match listeners.http {
+        Some(l) => {
+            if let Some(a) = &http_addr {
+                info!("HTTP: listening on {a}");
+            }
+            let threads = http::serving_threads();
+            Some(http::spawn_serving_threads(Arc::clone(&ctx), l, threads)?)
         }
-        tokio::spawn(http::serve(Arc::clone(&ctx), l))
-    });
+        None => None,
+    };
     let https_task = match (listeners.https, ctx.tls_acceptor.clone()) {
         (Some(l), Some(acceptor)) => {
             if let Some(a) = ctx.https_addr {

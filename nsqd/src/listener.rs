@@ -71,6 +71,41 @@ impl Listener {
     }
 }
 
+/// A bound listener detached from any runtime, to be served from other threads.
+#[derive(Debug)]
+pub enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Detach from this runtime (the socket stays non-blocking).
+    pub fn into_std(self) -> std::io::Result<StdListener> {
+        Ok(match self {
+            Listener::Tcp(l) => StdListener::Tcp(l.into_std()?),
+            Listener::Unix(l, p) => StdListener::Unix(l.into_std()?, p),
+        })
+    }
+}
+
+impl StdListener {
+    /// Another handle on the same socket: each accepts from the one queue.
+    pub fn try_clone(&self) -> std::io::Result<StdListener> {
+        Ok(match self {
+            StdListener::Tcp(l) => StdListener::Tcp(l.try_clone()?),
+            StdListener::Unix(l, p) => StdListener::Unix(l.try_clone()?, p.clone()),
+        })
+    }
+
+    /// Register with the current runtime (call from inside it).
+    pub fn into_tokio(self) -> std::io::Result<Listener> {
+        Ok(match self {
+            StdListener::Tcp(l) => Listener::Tcp(TcpListener::from_std(l)?),
+            StdListener::Unix(l, p) => Listener::Unix(UnixListener::from_std(l)?, p),
+        })
+    }
+}
+
 /// Remove a unix socket file at shutdown, so the next start can bind the path again.
 pub fn remove_socket(bound: &Bound) {
     if let Bound::Unix(p) = bound {

@@ -102,7 +102,7 @@ impl Lookup {
                 cancel: peer.cancel.clone(),
                 http_addr: Arc::clone(&peer.http_addr),
             };
-            tokio::spawn(task.run());
+            ctx.settings.spawn(task.run());
             peers.insert(addr.clone(), peer);
         }
     }

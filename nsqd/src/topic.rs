@@ -37,6 +37,27 @@ pub struct QueueSettings {
     pub max_channel_consumers: usize,
     /// `--e2e-processing-latency-window-time` when percentiles are configured.
     pub e2e_window: Option<Duration>,
+    /// The main runtime: background work (topic drains, lookupd tasks) runs there even when
+    /// started from an HTTP handler, which runs on an HTTP thread's own runtime.
+    pub runtime: Option<tokio::runtime::Handle>,
+}
+
+impl QueueSettings {
+    /// Run blocking work on the main runtime's blocking pool.
+    pub fn spawn_blocking(&self, f: impl FnOnce() + Send + 'static) {
+        match &self.runtime {
+            Some(rt) => drop(rt.spawn_blocking(f)),
+            None => drop(tokio::task::spawn_blocking(f)),
+        }
+    }
+
+    /// Run a task on the main runtime.
+    pub fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+        match &self.runtime {
+            Some(rt) => drop(rt.spawn(f)),
+            None => drop(tokio::spawn(f)),
+        }
+    }
 }
 
 impl QueueSettings {
@@ -241,7 +262,7 @@ impl Topic {
         }
         st.draining = true;
         let topic = Arc::clone(self);
-        tokio::task::spawn_blocking(move || topic.drain());
+        self.settings.spawn_blocking(move || topic.drain());
     }
 
     /// Move the backlog to the channels in batches, releasing the lock between batches.
