@@ -165,7 +165,7 @@ impl Channel {
             }
         }
         wake_consumers(&mut st, n as u64);
-        result.map(|_| ())
+        result
     }
 
     fn enqueue(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {

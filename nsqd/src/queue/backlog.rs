@@ -5,23 +5,15 @@
 //! the disk part is drained, and reads take memory (the older part) first. So memory stays
 //! bounded by the flag whatever the backlog, and a consumer sees publish order.
 
-use crate::queue::disk::{DiskQueue, DiskQueueError, Record};
+use crate::queue::disk::{DiskQueue, DiskQueueError};
 use crate::queue::packed::{Packed, PackedBuilder};
 use protocol::Message;
 use std::collections::VecDeque;
 use std::time::Instant;
 use tracing::warn;
 
-impl Record for Message {
-    fn encoded_len(&self) -> usize {
-        Message::encoded_len(self)
-    }
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        Message::encode_into(self, out)
-    }
-}
-
-/// Bytes of disk records read per batch when a consumer's batch does not say (topic drain).
+/// Room reserved up front for a disk read: this many records of 256 bytes at most (the
+/// run grows past it when the records are more or bigger).
 const DISK_READ_HINT: usize = 256;
 
 #[derive(Debug)]
@@ -78,37 +70,17 @@ impl Backlog {
         }
     }
 
-    /// Take up to `max` messages from the head (memory first, then disk), decoded.
+    /// Take up to `max` messages from the head (memory first, then disk), decoded. After a
+    /// disk read error, what was taken from memory is still handed out.
     pub fn pop_into(&mut self, max: usize, out: &mut Vec<Message>) -> Result<(), DiskQueueError> {
-        let mut want = max;
-        while want > 0 {
-            let Some(front) = self.mem.front_mut() else {
-                break;
-            };
-            let before = front.len();
-            while want > 0 {
-                match front.pop_front() {
-                    Some(m) => {
-                        out.push(m);
-                        want -= 1;
-                    }
-                    None => break,
-                }
-            }
-            self.mem_len -= before - front.len();
-            if front.is_empty() {
-                self.mem.pop_front();
-            }
-        }
-        if want == 0 {
-            return Ok(());
-        }
-        if let Some(mut run) = self.read_disk(want)? {
+        let mut runs = Vec::new();
+        let result = self.pop_runs(max, &mut runs);
+        for mut run in runs {
             while let Some(m) = run.pop_front() {
                 out.push(m);
             }
         }
-        Ok(())
+        result
     }
 
     /// Take up to `max` messages from the head as runs, without decoding them (a topic
@@ -119,12 +91,13 @@ impl Backlog {
             let Some(front) = self.mem.front_mut() else {
                 break;
             };
+            let before = front.len();
             let run = front.split_to(want);
+            self.mem_len -= before - front.len();
             if front.is_empty() {
                 self.mem.pop_front();
             }
             want -= run.len();
-            self.mem_len -= run.len();
             out.push(run);
         }
         if want == 0 {
@@ -194,11 +167,11 @@ impl Backlog {
         let Some(mut disk) = self.disk.take() else {
             return Ok(());
         };
+        if !extra.is_empty() {
+            self.mem.push_back(Packed::from_messages(&extra));
+        }
         for run in self.mem.drain(..) {
             disk.put_framed(run.framed())?;
-        }
-        if !extra.is_empty() {
-            disk.put_batch(&extra)?;
         }
         disk.close()
     }

@@ -7,12 +7,13 @@
 //! `tick` after `sync_timeout`, on file changes and on close).
 //!
 //! Leaves to others: what a payload is (a `Record` encodes it, or `put_framed` takes
-//! records already framed; the caller decodes what `read_with` hands over), locking (nsqd wraps a queue in a std `Mutex`), and time: nothing
-//! here sleeps or spawns, so `tick` must be called periodically for `sync_timeout` to apply.
+//! records already framed; the caller decodes what `read_with` hands over), locking (nsqd
+//! wraps a queue in a std `Mutex`), and time: nothing here sleeps or spawns, so `tick`
+//! must be called periodically for `sync_timeout` to apply.
 //!
 //! Differences from Go, none visible in the files: there is no I/O goroutine and no
-//! one-record read-ahead (`read_with` consumes what it hands over); writes of a batch share one
-//! write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
+//! one-record read-ahead (`read_with` consumes what it hands over); writes of a batch share
+//! one write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
 //! file before the writer rolled deletes it instead of renaming it `.bad`; and when the
 //! metadata file is missing but data files exist (crash before the first sync), those files
 //! are read instead of being overwritten.
@@ -197,38 +198,22 @@ impl DiskQueue {
         self.put_batch(&[rec])
     }
 
-    /// Appends records with one write(2) per file touched. Every length is checked first,
-    /// so an invalid record fails the batch with nothing written. An I/O error can leave a
-    /// prefix of the batch written (the part that went to earlier files).
+    /// Appends records: frames them, then `put_framed`.
     pub fn put_batch<R: Record>(&mut self, recs: &[R]) -> Result<(), DiskQueueError> {
-        for rec in recs {
-            self.check_size(rec.encoded_len())?;
-        }
-        self.write_buf.clear();
-        let mut pending = 0;
+        let bytes = recs.iter().map(|r| PREFIX as usize + r.encoded_len()).sum();
+        let mut framed = Vec::with_capacity(bytes);
         for rec in recs {
             let len = rec.encoded_len();
-            let end = self.write.pos + self.write_buf.len() as i64;
-            // Go's rule: roll before a record that would overflow a non-empty file.
-            if end > 0 && end + PREFIX + len as i64 > self.opts.max_bytes_per_file {
-                self.write_pending(pending)?;
-                pending = 0;
-                self.roll();
-            }
-            append_framed(&mut self.write_buf, rec, len)?;
-            pending += 1;
+            self.check_size(len)?;
+            append_framed(&mut framed, rec, len)?;
         }
-        self.write_pending(pending)?;
-        if self.write_buf.capacity() > WRITE_BUF_KEEP {
-            self.write_buf = Vec::new();
-        }
-        self.ops_since_sync += recs.len() as u64;
-        self.sync_if_due();
-        Ok(())
+        self.put_framed(&framed)
     }
 
     /// Appends records that are already framed (`[4-byte length][payload]` each, as a
-    /// `Packed` holds them), with the same checks and file rolling as `put_batch`.
+    /// `Packed` holds them) with one write(2) per file touched. Every length is checked
+    /// first, so an invalid record fails the batch with nothing written. An I/O error can
+    /// leave a prefix of the batch written (the part that went to earlier files).
     pub fn put_framed(&mut self, framed: &[u8]) -> Result<(), DiskQueueError> {
         let records = frame_lengths(framed)?;
         for &len in &records {
@@ -245,6 +230,7 @@ impl DiskQueue {
         let (mut pending, mut off) = (0, 0);
         for &len in &records {
             let end = self.write.pos + self.write_buf.len() as i64;
+            // Go's rule: roll before a record that would overflow a non-empty file.
             if end > 0 && end + PREFIX + len as i64 > self.opts.max_bytes_per_file {
                 self.write_pending(pending)?;
                 pending = 0;
@@ -982,7 +968,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn put_framed_writes_the_same_files_as_put_batch() {
+    fn put_batch_and_put_framed_write_the_same_files() {
         let (a, b) = (TempDir::new(), TempDir::new());
         let (mut qa, mut qb) = (open(&a, 300), open(&b, 300));
         // Batches that fit the current file (written as they are) and ones that roll.

@@ -131,7 +131,9 @@ impl Packed {
         (off, taken)
     }
 
-    /// Splits off and returns the first `n` messages (all if there are fewer).
+    /// Splits off and returns the first `n` messages (all if there are fewer). Should the
+    /// records end early (never for runs built here), the unreadable rest is dropped, as
+    /// `pop_front` does, so callers always make progress.
     pub fn split_to(&mut self, n: usize) -> Packed {
         if n >= self.count {
             return std::mem::take(self);
@@ -142,6 +144,9 @@ impl Packed {
             count: taken,
         };
         self.count -= taken;
+        if taken < n {
+            self.clear();
+        }
         head
     }
 
