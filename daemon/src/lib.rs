@@ -1,7 +1,8 @@
 //! What nsqd and nsqlookupd share so that they look like the Go daemons to users and
 //! tools: the log line layout (`logging`), Go duration text (`duration`), the V1 HTTP API
 //! conventions (`http`: error bodies, query parsing, the router's 404/405/OPTIONS and
-//! redirects), shutdown on SIGINT/SIGTERM (`signals`) and the `--version` line. Nothing here knows about topics or messages.
+//! redirects), shutdown on SIGINT/SIGTERM (`signals`), the `--version` line and the
+//! hostname as Go reads it. Nothing here knows about topics or messages.
 
 pub mod duration;
 pub mod http;
@@ -13,6 +14,16 @@ pub mod signals;
 pub fn version_line(name: &str, version: &str) -> String {
     let toolchain = option_env!("NSQ_RUSTC_VERSION").unwrap_or_default();
     format!("{name} v{version} (built w/rustc{toolchain})")
+}
+
+/// The OS hostname (`/proc/sys/kernel/hostname`, as Go's `os.Hostname` reads it), or
+/// `localhost` when it cannot be read.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 #[cfg(test)]

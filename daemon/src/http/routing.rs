@@ -7,6 +7,8 @@ use super::error::ApiError;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use axum::Router;
+use std::sync::Arc;
 
 /// One route: its path pattern (`{name}` matches one segment) and its `Allow` value:
 /// the route's methods plus `OPTIONS`, sorted, joined by ", " as the reference writes it.
@@ -32,6 +34,22 @@ where
         .head(not_allowed)
         .options(move || async move { [(header::ALLOW, allow)] })
         .fallback(not_allowed)
+}
+
+/// A router serving `routes` (path, `Allow` value, handlers), each completed by `methods`,
+/// with `fallback` for everything else.
+pub fn router<S>(routes: Vec<(&'static str, &'static str, MethodRouter<S>)>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let mut table: Vec<RouteInfo> = Vec::new();
+    let mut router = Router::new();
+    for (path, allow, handlers) in routes {
+        table.push((path, allow));
+        router = router.route(path, methods(handlers, allow));
+    }
+    let table: Arc<[RouteInfo]> = table.into();
+    router.fallback(move |method: Method, uri: Uri| async move { fallback(&table, &method, &uri) })
 }
 
 /// The answer for a path no route matched: a redirect (301 for GET, 307 otherwise,

@@ -291,15 +291,7 @@ pub fn version_line() -> String {
     daemon::version_line("nsqd", VERSION)
 }
 
-/// The OS hostname (`/proc/sys/kernel/hostname`, as Go's `os.Hostname` reads it), or
-/// `localhost` when it cannot be read.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
+pub use daemon::hostname;
 
 /// Go's default `--node-id`: `crc32(IEEE) of md5(hostname)` (the 16 raw bytes), mod 1024.
 pub fn default_node_id(hostname: &str) -> u16 {

@@ -12,7 +12,7 @@ pub mod tls_listener;
 use crate::broker::Nsqd;
 use crate::listener::{Bound, Listener};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -57,18 +57,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Nsqd>>)> {
 }
 
 pub fn router(ctx: Arc<Nsqd>) -> Router {
-    let mut table: Vec<routing::RouteInfo> = Vec::new();
-    let mut router = Router::new();
-    for (path, allow, handlers) in routes() {
-        table.push((path, allow));
-        router = router.route(path, routing::methods(handlers, allow));
-    }
-    let table: Arc<[routing::RouteInfo]> = table.into();
-    router
-        .fallback(move |method: Method, uri: Uri| async move {
-            routing::fallback(&table, &method, &uri)
-        })
-        .with_state(ctx)
+    routing::router(routes()).with_state(ctx)
 }
 
 /// Serve plain HTTP on `threads` threads of its own, each a single-threaded runtime

@@ -273,15 +273,7 @@ pub fn version_line() -> String {
     daemon::version_line("nsqlookupd", VERSION)
 }
 
-/// The OS hostname (`/proc/sys/kernel/hostname`, as Go's `os.Hostname` reads it), or
-/// `localhost` when it cannot be read.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
+pub use daemon::hostname;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ pub use daemon::http::routing;
 use crate::registry::{Node, PeerInfo, ZERO_TIME_UNIX_NANOS};
 use crate::server::{unix_nanos, Lookupd};
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
-use axum::http::{header, Method, Uri};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -51,17 +51,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Lookupd>>)> {
 }
 
 pub fn router(ctx: Arc<Lookupd>) -> Router {
-    let mut table: Vec<routing::RouteInfo> = Vec::new();
-    let mut router = Router::new();
-    for (path, allow, handlers) in routes() {
-        table.push((path, allow));
-        router = router.route(path, routing::methods(handlers, allow));
-    }
-    let table: Arc<[routing::RouteInfo]> = table.into();
-    router
-        .fallback(move |method: Method, uri: Uri| async move {
-            routing::fallback(&table, &method, &uri)
-        })
+    routing::router(routes())
         .layer(middleware::from_fn(log_request))
         .with_state(ctx)
 }
