@@ -1,11 +1,13 @@
 //! What nsqd and nsqlookupd share so that they look like the Go daemons to users and
 //! tools: the log line layout (`logging`), Go duration text (`duration`), the V1 HTTP API
 //! conventions (`http`: error bodies, query parsing, the router's 404/405/OPTIONS and
-//! redirects), shutdown on SIGINT/SIGTERM (`signals`), the `--version` line and the
-//! hostname as Go reads it. Nothing here knows about topics or messages.
+//! redirects), `--log-level` (`log_level`), shutdown on SIGINT/SIGTERM (`signals`), the
+//! `--version` line and the hostname as Go reads it. Nothing here knows about topics or
+//! messages.
 
 pub mod duration;
 pub mod http;
+pub mod log_level;
 pub mod logging;
 pub mod signals;
 

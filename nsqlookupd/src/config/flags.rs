@@ -169,7 +169,7 @@ fn set(flags: &mut Flags, spec: &Spec, value: String) -> Result<(), ConfigError>
             }
         }
         "log-level" => {
-            flags.log_level = Some(LogLevel::parse(&value).map_err(invalid)?);
+            flags.log_level = Some(value.parse::<LogLevel>().map_err(invalid)?);
         }
         "inactive-producer-timeout" | "tombstone-lifetime" => {
             // Go's flag package reports every duration error as "parse error"; a

@@ -26,37 +26,7 @@ pub enum Parsed {
     Help(String),
 }
 
-/// `--log-level`; the discriminant is Go's `lg.LogLevel` number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum LogLevel {
-    Debug = 1,
-    #[default]
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Fatal = 5,
-}
-
-impl LogLevel {
-    /// Go's `lg.ParseLogLevel`: the five names in any case.
-    pub fn parse(s: &str) -> Result<LogLevel, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "debug" => Ok(LogLevel::Debug),
-            "info" => Ok(LogLevel::Info),
-            "warn" => Ok(LogLevel::Warn),
-            "error" => Ok(LogLevel::Error),
-            "fatal" => Ok(LogLevel::Fatal),
-            _ => Err(format!(
-                "invalid log level '{s}' (debug, info, warn, error, fatal)"
-            )),
-        }
-    }
-
-    /// 1 (debug) ..= 5 (fatal).
-    pub fn as_int(self) -> u8 {
-        self as u8
-    }
-}
+pub use daemon::log_level::LogLevel;
 
 /// Every option, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +154,10 @@ fn resolve(flags: Flags, file: &toml::Table) -> Result<Config, ConfigError> {
     let file_level = match file.get("log_level") {
         Some(v) => {
             let text = go_display(v);
-            Some(LogLevel::parse(&text).map_err(|_| ConfigError::ConfigLogLevel(text))?)
+            Some(
+                text.parse::<LogLevel>()
+                    .map_err(|_| ConfigError::ConfigLogLevel(text))?,
+            )
         }
         None => None,
     };
