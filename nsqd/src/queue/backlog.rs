@@ -70,17 +70,33 @@ impl Backlog {
         }
     }
 
-    /// Take up to `max` messages from the head (memory first, then disk), decoded. After a
-    /// disk read error, what was taken from memory is still handed out.
+    /// Take up to `max` messages from the head (memory first, then disk), decoded. Memory
+    /// runs are decoded in place (no split: this is every consumer's delivery path).
     pub fn pop_into(&mut self, max: usize, out: &mut Vec<Message>) -> Result<(), DiskQueueError> {
-        let mut runs = Vec::new();
-        let result = self.pop_runs(max, &mut runs);
-        for mut run in runs {
-            while let Some(m) = run.pop_front() {
+        let mut want = max;
+        while want > 0 {
+            let Some(front) = self.mem.front_mut() else {
+                break;
+            };
+            let before = front.len();
+            while want > 0 {
+                let Some(m) = front.pop_front() else { break };
                 out.push(m);
+                want -= 1;
+            }
+            self.mem_len -= before - front.len();
+            if front.is_empty() {
+                self.mem.pop_front();
             }
         }
-        result
+        if want > 0 {
+            if let Some(mut run) = self.read_disk(want)? {
+                while let Some(m) = run.pop_front() {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Take up to `max` messages from the head as runs, without decoding them (a topic
