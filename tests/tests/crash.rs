@@ -44,7 +44,11 @@ fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Mutex<Ledger>, sto
             .map(|i| format!("crash-{i:08}").into_bytes())
             .collect();
         next += count;
-        ledger.lock().unwrap().sent.extend(bodies.iter().cloned());
+        ledger
+            .lock()
+            .expect("ledger lock")
+            .sent
+            .extend(bodies.iter().cloned());
         if count == 1 {
             client.pub_(TOPIC, &bodies[0]);
         } else {
@@ -52,7 +56,7 @@ fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Mutex<Ledger>, sto
         }
         match client.try_read_frame(Duration::from_secs(30)) {
             Ok(Some(Frame::Response(data))) if data == b"OK" => {
-                ledger.lock().unwrap().acked.extend(bodies);
+                ledger.lock().expect("ledger lock").acked.extend(bodies);
             }
             Ok(Some(other)) => panic!("publisher got {other:?}"),
             Ok(None) | Err(_) => return,

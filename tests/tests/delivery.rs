@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nsq_tests::client::{Client, Frame, Message};
 use nsq_tests::consumer::{drain_into, drain_until_empty, Consumer, Tally};
-use nsq_tests::harness::{Nsqd, TempDir};
+use nsq_tests::harness::Nsqd;
 use nsq_tests::http;
 use nsq_tests::poll::wait_for;
 use nsq_tests::publish::{body_set, mpub_all, unique_bodies};
@@ -33,10 +33,6 @@ const TOUCH_EVERY: Duration = Duration::from_millis(250);
 /// TOUCHes (one per [`TOUCH_EVERY`] without frames) after the control message timed
 /// out: about two more message timeouts.
 const TOUCHES_AFTER_CONTROL: u32 = 8;
-
-fn daemon(label: &str, extra_args: &[&str]) -> (TempDir, Nsqd) {
-    Nsqd::start_in_temp(label, extra_args)
-}
 
 /// A connection that sent IDENTIFY `identify` (if any), subscribed and set RDY `rdy`.
 fn subscriber(nsqd: &Nsqd, topic: &str, channel: &str, identify: Value, rdy: u32) -> Client {
@@ -113,7 +109,7 @@ fn assert_same_message(again: &Message, first: &Message, attempts: u16) {
 
 #[test]
 fn heartbeats_arrive_and_nop_answers_keep_the_connection() {
-    let (_dir, nsqd) = daemon("heartbeat-nop", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("heartbeat-nop", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.answer_heartbeats = false;
     client.identify(&json!({"heartbeat_interval": 1000}));
@@ -129,7 +125,7 @@ fn heartbeats_arrive_and_nop_answers_keep_the_connection() {
 
 #[test]
 fn silent_client_is_disconnected_after_missed_heartbeats() {
-    let (_dir, nsqd) = daemon("heartbeat-silent", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("heartbeat-silent", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.answer_heartbeats = false;
     client.identify(&json!({"heartbeat_interval": 1000}));
@@ -141,7 +137,7 @@ fn silent_client_is_disconnected_after_missed_heartbeats() {
 
 #[test]
 fn timed_out_message_is_redelivered_and_the_old_fin_fails() {
-    let (_dir, nsqd) = daemon("msg-timeout", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("msg-timeout", &[]);
     let mut slow = subscriber(
         &nsqd,
         "t",
@@ -184,7 +180,7 @@ fn timed_out_message_is_redelivered_and_the_old_fin_fails() {
 
 #[test]
 fn touch_keeps_a_message_from_timing_out() {
-    let (_dir, nsqd) = daemon("touch", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("touch", &[]);
     let identify = json!({"msg_timeout": MSG_TIMEOUT_MS});
     let mut client = subscriber(&nsqd, "t", "c", identify, 2);
     mpub_all(
@@ -229,7 +225,7 @@ fn touch_keeps_a_message_from_timing_out() {
 
 #[test]
 fn req_zero_redelivers_at_once_with_attempts_plus_one() {
-    let (_dir, nsqd) = daemon("req-zero", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("req-zero", &[]);
     let mut client = subscriber(&nsqd, "t", "c", json!({"client_id": "r"}), 1);
     publish(&nsqd, "t", b"m");
     let first = client.expect_message();
@@ -275,7 +271,7 @@ fn req_and_await(
 
 #[test]
 fn req_with_delay_defers_the_message() {
-    let (_dir, nsqd) = daemon("req-delay", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("req-delay", &[]);
     let mut client = subscriber(&nsqd, "t", "c", Value::Null, 1);
     publish(&nsqd, "t", b"m");
     let first = client.expect_message();
@@ -300,7 +296,7 @@ fn req_with_delay_defers_the_message() {
 
 #[test]
 fn req_above_max_req_timeout_is_clamped() {
-    let (_dir, nsqd) = daemon("req-clamp", &["--max-req-timeout=2s"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("req-clamp", &["--max-req-timeout=2s"]);
     let mut client = subscriber(&nsqd, "t", "c", Value::Null, 1);
     publish(&nsqd, "t", b"m");
     let first = client.expect_message();
@@ -319,7 +315,7 @@ fn req_above_max_req_timeout_is_clamped() {
 
 #[test]
 fn dpub_is_deferred_then_delivered() {
-    let (_dir, nsqd) = daemon("dpub", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("dpub", &[]);
     let mut client = subscriber(&nsqd, "t", "c", Value::Null, 1);
     let mut publisher = Client::connect(nsqd.tcp_addr());
     let sent = Instant::now();
@@ -353,7 +349,7 @@ fn dpub_is_deferred_then_delivered() {
 
 #[test]
 fn rdy_is_a_window_of_in_flight_messages() {
-    let (_dir, nsqd) = daemon("rdy-window", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("rdy-window", &[]);
     let mut client = subscriber(&nsqd, "t", "c", Value::Null, 0);
     let bodies = unique_bodies("w", 10);
     mpub_all(nsqd.tcp_addr(), "t", &bodies, 10);
@@ -391,7 +387,7 @@ fn rdy_is_a_window_of_in_flight_messages() {
 
 #[test]
 fn competing_consumers_share_a_channel_without_duplicates() {
-    let (_dir, nsqd) = daemon("competing", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("competing", &[]);
     let mut clients: Vec<Client> = (0..3)
         .map(|_| subscriber(&nsqd, "t", "c", Value::Null, 1))
         .collect();
@@ -439,7 +435,7 @@ fn competing_consumers_share_a_channel_without_duplicates() {
 
 #[test]
 fn every_channel_gets_every_message() {
-    let (_dir, nsqd) = daemon("fan-out", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("fan-out", &[]);
     let mut a = Consumer::subscribe(nsqd.tcp_addr(), "t", "a", 50);
     let mut b = Consumer::subscribe(nsqd.tcp_addr(), "t", "b", 50);
     let bodies = unique_bodies("fan", 100);
@@ -454,7 +450,7 @@ fn every_channel_gets_every_message() {
 
 #[test]
 fn topic_backlog_goes_to_the_first_channel_only() {
-    let (_dir, nsqd) = daemon("backlog", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("backlog", &[]);
     let backlog = unique_bodies("old", 5);
     mpub_all(nsqd.tcp_addr(), "t", &backlog, 5);
     wait_topic(&nsqd, "t", &[("depth", 5), ("message_count", 5)]);
@@ -479,7 +475,7 @@ fn topic_backlog_goes_to_the_first_channel_only() {
 
 #[test]
 fn cls_keeps_fin_working_and_ignores_rdy() {
-    let (_dir, nsqd) = daemon("cls-held", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("cls-held", &[]);
     let mut client = subscriber(&nsqd, "t", "c", json!({"client_id": "closing"}), 2);
     mpub_all(nsqd.tcp_addr(), "t", &unique_bodies("cls", 3), 3);
     let held = receive(&mut client, 2);
@@ -502,7 +498,7 @@ fn cls_keeps_fin_working_and_ignores_rdy() {
 
 #[test]
 fn sampling_delivers_about_half_and_drops_the_rest() {
-    let (_dir, nsqd) = daemon("sampling", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("sampling", &[]);
     let identify = json!({"client_id": "sampler", "sample_rate": 50});
     let client = subscriber(&nsqd, "t", "c", identify, 2500);
     let bodies = unique_bodies("s", 2000);
@@ -529,7 +525,7 @@ fn sampling_delivers_about_half_and_drops_the_rest() {
 
 #[test]
 fn topic_and_channel_pause_stop_delivery_until_unpaused() {
-    let (_dir, nsqd) = daemon("pause-flow", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("pause-flow", &[]);
     let addr = nsqd.http_addr();
     let mut client = subscriber(&nsqd, "t", "c", Value::Null, 0);
     mpub_all(nsqd.tcp_addr(), "t", &unique_bodies("p", 3), 3);
@@ -561,7 +557,7 @@ fn topic_and_channel_pause_stop_delivery_until_unpaused() {
 
 #[test]
 fn max_channel_consumers_limits_each_channel() {
-    let (_dir, nsqd) = daemon("max-consumers", &["--max-channel-consumers=1"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("max-consumers", &["--max-channel-consumers=1"]);
     let first = subscriber(&nsqd, "t", "c", Value::Null, 0);
     let mut second = Client::connect(nsqd.tcp_addr());
     second.sub("t", "c");

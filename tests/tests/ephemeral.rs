@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use nsq_tests::client::Client;
-use nsq_tests::harness::{Nsqd, TempDir};
+use nsq_tests::harness::Nsqd;
 use nsq_tests::http;
 use nsq_tests::poll::wait_for;
 use nsq_tests::publish::{mpub_all, unique_bodies};
@@ -21,10 +21,6 @@ const WAIT: Duration = Duration::from_secs(15);
 const QUIET: Duration = Duration::from_millis(300);
 /// `--mem-queue-size` for the overflow test.
 const MEM_QUEUE: usize = 10;
-
-fn daemon(label: &str, extra_args: &[&str]) -> (TempDir, Nsqd) {
-    Nsqd::start_in_temp(label, extra_args)
-}
 
 fn subscriber(nsqd: &Nsqd, topic: &str, channel: &str) -> Client {
     let mut client = Client::connect(nsqd.tcp_addr());
@@ -94,7 +90,7 @@ fn ephemeral_queue_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn ephemeral_channel_goes_with_its_last_client() {
-    let (_dir, nsqd) = daemon("eph-channel", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("eph-channel", &[]);
     let a = subscriber(&nsqd, "t", "c#ephemeral");
     let b = subscriber(&nsqd, "t", "c#ephemeral");
     let _durable = subscriber(&nsqd, "t", "d");
@@ -116,7 +112,7 @@ fn ephemeral_channel_goes_with_its_last_client() {
 
 #[test]
 fn ephemeral_topic_goes_with_its_last_channel() {
-    let (_dir, nsqd) = daemon("eph-topic", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("eph-topic", &[]);
     let addr = nsqd.http_addr();
     // Deleted through its ephemeral channel losing its last client.
     let client = subscriber(&nsqd, "e#ephemeral", "c#ephemeral");
@@ -138,7 +134,7 @@ fn ephemeral_topic_goes_with_its_last_channel() {
 
 #[test]
 fn ephemeral_names_are_not_persisted() {
-    let (dir, mut nsqd) = daemon("eph-metadata", &[]);
+    let (dir, mut nsqd) = Nsqd::start_in_temp("eph-metadata", &[]);
     let _clients = [
         subscriber(&nsqd, "keep", "d"),
         subscriber(&nsqd, "keep", "c#ephemeral"),
@@ -185,7 +181,7 @@ fn ephemeral_names_are_not_persisted() {
 #[test]
 fn ephemeral_overflow_is_dropped_not_written() {
     let mem_queue = MEM_QUEUE.to_string();
-    let (dir, nsqd) = daemon("eph-overflow", &["--mem-queue-size", &mem_queue]);
+    let (dir, nsqd) = Nsqd::start_in_temp("eph-overflow", &["--mem-queue-size", &mem_queue]);
     let published = 3 * MEM_QUEUE;
     let bodies = unique_bodies("o", published);
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use nsq_tests::client::Client;
-use nsq_tests::harness::{Nsqd, TempDir};
+use nsq_tests::harness::Nsqd;
 use nsq_tests::http::{self, assert_v1_error, Response, JSON_CONTENT_TYPE, V1_HEADER_VALUE};
 use nsq_tests::json_order::object_keys;
 use nsq_tests::poll::wait_for;
@@ -83,10 +83,6 @@ const MEMORY_KEYS: [&str; 9] = [
 ];
 /// The channel endpoints, all sharing the parameter checks of nsqd-http.md §2.6.
 const CHANNEL_ENDPOINTS: [&str; 5] = ["create", "delete", "empty", "pause", "unpause"];
-
-fn daemon(label: &str) -> (TempDir, Nsqd) {
-    Nsqd::start_in_temp(label, &[])
-}
 
 /// A V1 success without payload: 200, empty body, no content type.
 #[track_caller]
@@ -184,7 +180,7 @@ fn names(list: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn topic_create_is_idempotent_and_validates_the_name() {
-    let (_dir, nsqd) = daemon("http-topic-create");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-topic-create", &[]);
     post_empty_ok(&nsqd, "/topic/create?topic=t");
     post_empty_ok(&nsqd, "/topic/create?topic=t");
     post_empty_ok(&nsqd, "/topic/create?topic=t%23ephemeral");
@@ -202,7 +198,7 @@ fn topic_create_is_idempotent_and_validates_the_name() {
 
 #[test]
 fn topic_delete_pause_unpause_do_not_validate_names() {
-    let (_dir, nsqd) = daemon("http-topic-errors");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-topic-errors", &[]);
     let addr = nsqd.http_addr();
     for action in ["delete", "pause", "unpause"] {
         let path = |query: &str| format!("/topic/{action}{query}");
@@ -229,7 +225,7 @@ fn topic_delete_pause_unpause_do_not_validate_names() {
 
 #[test]
 fn topic_delete_removes_it_and_topic_empty_drops_its_queue() {
-    let (_dir, nsqd) = daemon("http-topic-delete");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-topic-delete", &[]);
     for body in ["a", "b", "c"] {
         publish(&nsqd, "full", body);
     }
@@ -247,7 +243,7 @@ fn topic_delete_removes_it_and_topic_empty_drops_its_queue() {
 
 #[test]
 fn topic_pause_holds_messages_and_is_persisted_at_once() {
-    let (dir, nsqd) = daemon("http-topic-pause");
+    let (dir, nsqd) = Nsqd::start_in_temp("http-topic-pause", &[]);
     let mut consumer = subscriber(&nsqd, "t", "c", 5);
     post_empty_ok(&nsqd, "/topic/pause?topic=t");
     assert_eq!(persisted_paused(dir.path(), "t", None), json!(true));
@@ -265,7 +261,7 @@ fn topic_pause_holds_messages_and_is_persisted_at_once() {
 
 #[test]
 fn channel_endpoints_share_parameter_checks() {
-    let (_dir, nsqd) = daemon("http-channel-errors");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-channel-errors", &[]);
     let addr = nsqd.http_addr();
     post_empty_ok(&nsqd, "/topic/create?topic=t");
     let cases = [
@@ -300,7 +296,7 @@ fn channel_endpoints_share_parameter_checks() {
 
 #[test]
 fn channel_create_is_idempotent() {
-    let (_dir, nsqd) = daemon("http-channel-create");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-channel-create", &[]);
     post_empty_ok(&nsqd, "/topic/create?topic=t");
     post_empty_ok(&nsqd, "/channel/create?topic=t&channel=c");
     post_empty_ok(&nsqd, "/channel/create?topic=t&channel=c");
@@ -316,7 +312,7 @@ fn channel_create_is_idempotent() {
 
 #[test]
 fn channel_delete_disconnects_its_subscribers() {
-    let (_dir, nsqd) = daemon("http-channel-delete");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-channel-delete", &[]);
     let mut consumer = subscriber(&nsqd, "t", "c", 1);
     let mut other = subscriber(&nsqd, "t", "keep", 1);
     post_empty_ok(&nsqd, "/channel/delete?topic=t&channel=c");
@@ -330,7 +326,7 @@ fn channel_delete_disconnects_its_subscribers() {
 
 #[test]
 fn channel_empty_drops_in_flight_and_deferred_messages() {
-    let (_dir, nsqd) = daemon("http-channel-empty");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-channel-empty", &[]);
     let mut consumer = subscriber(&nsqd, "t", "c", 1);
     publish(&nsqd, "t", "in-flight");
     let message = consumer.expect_message();
@@ -354,7 +350,7 @@ fn channel_empty_drops_in_flight_and_deferred_messages() {
 
 #[test]
 fn channel_pause_holds_messages_and_is_persisted_at_once() {
-    let (dir, nsqd) = daemon("http-channel-pause");
+    let (dir, nsqd) = Nsqd::start_in_temp("http-channel-pause", &[]);
     let mut consumer = subscriber(&nsqd, "t", "c", 5);
     post_empty_ok(&nsqd, "/channel/pause?topic=t&channel=c");
     assert_eq!(persisted_paused(dir.path(), "t", Some("c")), json!(true));
@@ -371,7 +367,7 @@ fn channel_pause_holds_messages_and_is_persisted_at_once() {
 
 #[test]
 fn stats_json_shape_key_order_and_sorting() {
-    let (_dir, nsqd) = daemon("http-stats-json");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-stats-json", &[]);
     for topic in ["b", "c", "a"] {
         post_empty_ok(&nsqd, &format!("/topic/create?topic={topic}"));
     }
@@ -441,7 +437,7 @@ fn stats_json_shape_key_order_and_sorting() {
 
 #[test]
 fn stats_json_filters() {
-    let (_dir, nsqd) = daemon("http-stats-filter");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-stats-filter", &[]);
     post_empty_ok(&nsqd, "/topic/create?topic=c");
     let _consumers = [
         subscriber(&nsqd, "a", "x", 0),
@@ -503,7 +499,7 @@ fn stats_json_filters() {
 
 #[test]
 fn stats_text_format() {
-    let (_dir, nsqd) = daemon("http-stats-text");
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-stats-text", &[]);
     let r = stats(&nsqd, "");
     assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"));
     let text = r.text();

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use nsq_tests::client::{body_len, mpub_body, Client};
-use nsq_tests::harness::{Nsqd, TempDir};
+use nsq_tests::harness::Nsqd;
 use nsq_tests::http::{
     self, assert_v1_error, request_chunked, Response, JSON_CONTENT_TYPE, V1_HEADER_VALUE,
 };
@@ -23,10 +23,6 @@ const WAIT: Duration = Duration::from_secs(15);
 const MAX_DEFER_MS: u64 = 3_600_000;
 /// Content type Go sniffs for short text bodies such as `OK`.
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
-
-fn daemon(label: &str, extra_args: &[&str]) -> (TempDir, Nsqd) {
-    Nsqd::start_in_temp(label, extra_args)
-}
 
 /// A V1 success with the text payload `OK` (`/pub`, `/mpub`).
 #[track_caller]
@@ -83,7 +79,7 @@ fn set(bodies: &[&str]) -> BTreeSet<Vec<u8>> {
 
 #[test]
 fn unknown_paths_and_removed_pre_1_0_endpoints_are_404() {
-    let (_dir, nsqd) = daemon("http-404", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-404", &[]);
     let addr = nsqd.http_addr();
     assert_v1_error(&http::get(addr, "/does/not/exist"), 404, "NOT_FOUND");
     for path in [
@@ -107,7 +103,7 @@ fn unknown_paths_and_removed_pre_1_0_endpoints_are_404() {
 
 #[test]
 fn wrong_method_is_405_with_allow_header() {
-    let (_dir, nsqd) = daemon("http-405", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-405", &[]);
     let addr = nsqd.http_addr();
     let r = http::post(addr, "/stats", b"");
     assert_v1_error(&r, 405, "METHOD_NOT_ALLOWED");
@@ -136,7 +132,7 @@ fn wrong_method_is_405_with_allow_header() {
 
 #[test]
 fn near_miss_paths_redirect_to_the_route() {
-    let (_dir, nsqd) = daemon("http-redirect", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-redirect", &[]);
     let addr = nsqd.http_addr();
     for (method, path, status, location) in [
         ("GET", "/ping/", 301, "/ping"),
@@ -180,7 +176,7 @@ fn head_response(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[test]
 fn ping_answers_plain_text_ok() {
-    let (_dir, nsqd) = daemon("http-ping", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-ping", &[]);
     let r = http::get(nsqd.http_addr(), "/ping");
     assert_eq!((r.status, r.text().as_str()), (200, "OK"));
     assert_eq!(r.header("Content-Type"), Some(TEXT_PLAIN));
@@ -193,7 +189,7 @@ fn ping_answers_plain_text_ok() {
 
 #[test]
 fn info_reports_bound_ports_and_durations_in_ns() {
-    let (_dir, nsqd) = daemon("http-info", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-info", &[]);
     let r = http::get(nsqd.http_addr(), "/info");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some(JSON_CONTENT_TYPE));
@@ -240,7 +236,7 @@ fn info_reports_bound_ports_and_durations_in_ns() {
 
 #[test]
 fn pub_queues_the_body_and_answers_ok() {
-    let (_dir, nsqd) = daemon("http-pub", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-pub", &[]);
     let mut consumer = subscriber(&nsqd, "events", "c", 10);
     let r = http::post(nsqd.http_addr(), "/pub?topic=events", b"hello\r\nworld\0");
     assert_v1_ok(&r);
@@ -250,7 +246,7 @@ fn pub_queues_the_body_and_answers_ok() {
 
 #[test]
 fn pub_empty_body_is_msg_empty_before_any_topic_check() {
-    let (_dir, nsqd) = daemon("http-pub-empty", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-pub-empty", &[]);
     let addr = nsqd.http_addr();
     assert_v1_error(&http::post(addr, "/pub?topic=t", b""), 400, "MSG_EMPTY");
     assert_v1_error(&http::post(addr, "/pub", b""), 400, "MSG_EMPTY");
@@ -260,7 +256,7 @@ fn pub_empty_body_is_msg_empty_before_any_topic_check() {
 
 #[test]
 fn pub_over_max_msg_size_is_413_with_and_without_content_length() {
-    let (_dir, nsqd) = daemon("http-pub-big", &["--max-msg-size=100"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-pub-big", &["--max-msg-size=100"]);
     let addr = nsqd.http_addr();
     let max = [b'x'; 100];
     let over = [b'y'; 101];
@@ -279,7 +275,7 @@ fn pub_over_max_msg_size_is_413_with_and_without_content_length() {
 
 #[test]
 fn pub_topic_parameter_errors() {
-    let (_dir, nsqd) = daemon("http-pub-topic", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-pub-topic", &[]);
     let addr = nsqd.http_addr();
     let cases = [
         ("/pub", "MISSING_ARG_TOPIC"),
@@ -309,7 +305,7 @@ fn pub_topic_parameter_errors() {
 
 #[test]
 fn pub_defer_range_and_errors() {
-    let (_dir, nsqd) = daemon("http-pub-defer", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-pub-defer", &[]);
     let addr = nsqd.http_addr();
     let _consumer = subscriber(&nsqd, "t", "c", 0);
     assert_v1_ok(&http::post(addr, "/pub?topic=t&defer=0", b"now"));
@@ -345,7 +341,7 @@ fn pub_defer_range_and_errors() {
 
 #[test]
 fn mpub_text_mode_skips_empty_lines_and_keeps_carriage_returns() {
-    let (_dir, nsqd) = daemon("http-mpub-text", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-mpub-text", &[]);
     let mut consumer = subscriber(&nsqd, "t", "c", 10);
     let body = b"one\ntwo\r\n\n\n\r\nthree";
     assert_v1_ok(&http::post(nsqd.http_addr(), "/mpub?topic=t", body));
@@ -362,7 +358,7 @@ fn mpub_text_mode_skips_empty_lines_and_keeps_carriage_returns() {
 
 #[test]
 fn mpub_empty_body_answers_ok_and_publishes_nothing() {
-    let (_dir, nsqd) = daemon("http-mpub-empty", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-mpub-empty", &[]);
     let addr = nsqd.http_addr();
     assert_v1_ok(&http::post(addr, "/mpub?topic=t", b""));
     assert_v1_ok(&http::post(addr, "/mpub?topic=t", b"\n\n\n"));
@@ -383,7 +379,7 @@ fn mpub_empty_body_answers_ok_and_publishes_nothing() {
 #[test]
 fn mpub_text_mode_size_limits() {
     let args = ["--max-body-size=200", "--max-msg-size=10"];
-    let (_dir, nsqd) = daemon("http-mpub-limits", &args);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-mpub-limits", &args);
     let addr = nsqd.http_addr();
     // Exactly max-body-size, every line exactly max-msg-size.
     let full = b"0123456789\n".repeat(18);
@@ -412,7 +408,7 @@ fn mpub_text_mode_size_limits() {
 
 #[test]
 fn mpub_binary_mode_valid_bodies() {
-    let (_dir, nsqd) = daemon("http-mpub-binary", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-mpub-binary", &[]);
     let addr = nsqd.http_addr();
     let mut consumer = subscriber(&nsqd, "t", "c", 10);
     let valid = mpub_body(&[&b"a\nb"[..], b"c"]);
@@ -439,7 +435,7 @@ fn mpub_binary_mode_valid_bodies() {
 
 #[test]
 fn mpub_binary_mode_errors_are_413() {
-    let (_dir, nsqd) = daemon("http-mpub-binary-bad", &["--max-msg-size=100"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-mpub-binary-bad", &["--max-msg-size=100"]);
     let addr = nsqd.http_addr();
     let bin = |body: &[u8]| http::post(addr, "/mpub?topic=t&binary=true", body);
     let cat = |parts: &[&[u8]]| parts.concat();
@@ -483,7 +479,7 @@ fn mpub_binary_mode_errors_are_413() {
 
 #[test]
 fn config_get_returns_options_by_config_key() {
-    let (_dir, nsqd) = daemon("http-config-get", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-config-get", &[]);
     let addr = nsqd.http_addr();
     for (key, expected) in [
         ("mem_queue_size", "10000"),
@@ -519,7 +515,7 @@ fn config_get_returns_options_by_config_key() {
 
 #[test]
 fn config_put_nsqlookupd_tcp_addresses() {
-    let (_dir, nsqd) = daemon("http-config-lookupd", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-config-lookupd", &[]);
     let addr = nsqd.http_addr();
     let path = "/config/nsqlookupd_tcp_addresses";
     let set_to = r#"["127.0.0.1:1","127.0.0.1:2"]"#;
@@ -535,7 +531,7 @@ fn config_put_nsqlookupd_tcp_addresses() {
 
 #[test]
 fn config_put_log_level_and_errors() {
-    let (_dir, nsqd) = daemon("http-config-log", &["--max-msg-size=100"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("http-config-log", &["--max-msg-size=100"]);
     let addr = nsqd.http_addr();
     let path = "/config/log_level";
     assert_v1_json(&http::put(addr, path, b"debug"), "1");

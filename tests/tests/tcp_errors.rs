@@ -3,7 +3,7 @@
 //! non-fatal ones leaving it usable, and the daemon serving a fresh client afterwards.
 
 use nsq_tests::client::{body_len, Client, Frame, FRAME_ERROR};
-use nsq_tests::harness::{Nsqd, TempDir};
+use nsq_tests::harness::Nsqd;
 use nsq_tests::http;
 use nsq_tests::json_order::object_keys;
 use serde_json::json;
@@ -12,10 +12,6 @@ use serde_json::json;
 const MAX_LINE: usize = 16 * 1024;
 /// A syntactically valid message ID that was never handed out.
 const UNKNOWN_ID: &str = "0123456789abcdef";
-
-fn daemon(label: &str, extra_args: &[&str]) -> (TempDir, Nsqd) {
-    Nsqd::start_in_temp(label, extra_args)
-}
 
 /// A new connection can still publish and get `OK`.
 fn assert_serves(nsqd: &Nsqd) {
@@ -45,7 +41,7 @@ fn subscribed(nsqd: &Nsqd, topic: &str, channel: &str) -> Client {
 
 #[test]
 fn bad_magic_gets_e_bad_protocol_and_close() {
-    let (_dir, nsqd) = daemon("bad-magic", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("bad-magic", &[]);
     let mut client = Client::connect_raw(nsqd.tcp_addr());
     client.send_raw(b"  V1");
     assert_eq!(
@@ -58,7 +54,7 @@ fn bad_magic_gets_e_bad_protocol_and_close() {
 
 #[test]
 fn unknown_and_lowercase_commands_are_invalid() {
-    let (_dir, nsqd) = daemon("invalid-cmd", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("invalid-cmd", &[]);
     assert_fatal(&nsqd, "E_INVALID invalid command ASDF", |c| {
         c.send_raw(b"ASDF\n")
     });
@@ -72,13 +68,13 @@ fn unknown_and_lowercase_commands_are_invalid() {
 
 #[test]
 fn empty_line_is_an_invalid_command_with_trailing_space() {
-    let (_dir, nsqd) = daemon("empty-line", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("empty-line", &[]);
     assert_fatal(&nsqd, "E_INVALID invalid command ", |c| c.send_raw(b"\n"));
 }
 
 #[test]
 fn garbage_after_magic_is_echoed_as_invalid_command() {
-    let (_dir, nsqd) = daemon("garbage", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("garbage", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.send_raw(&[0xde, 0xad, 0xbe, 0xef, 0x00, b'\n']);
     let mut expected = b"E_INVALID invalid command ".to_vec();
@@ -90,7 +86,7 @@ fn garbage_after_magic_is_echoed_as_invalid_command() {
 
 #[test]
 fn pub_parameter_and_topic_errors() {
-    let (_dir, nsqd) = daemon("pub-topic", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("pub-topic", &[]);
     assert_fatal(
         &nsqd,
         "E_INVALID PUB insufficient number of parameters",
@@ -111,7 +107,7 @@ fn pub_parameter_and_topic_errors() {
 
 #[test]
 fn pub_empty_body_is_rejected() {
-    let (_dir, nsqd) = daemon("pub-empty", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("pub-empty", &[]);
     assert_fatal(
         &nsqd,
         "E_BAD_MESSAGE PUB invalid message body size 0",
@@ -121,7 +117,7 @@ fn pub_empty_body_is_rejected() {
 
 #[test]
 fn pub_body_over_max_msg_size_is_rejected() {
-    let (_dir, nsqd) = daemon("pub-big", &["--max-msg-size=100"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("pub-big", &["--max-msg-size=100"]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.pub_("t", &[b'x'; 100]);
     client.expect_ok();
@@ -132,7 +128,7 @@ fn pub_body_over_max_msg_size_is_rejected() {
 
 #[test]
 fn mpub_bad_topic_repeats_the_code() {
-    let (_dir, nsqd) = daemon("mpub-topic", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("mpub-topic", &[]);
     assert_fatal(
         &nsqd,
         r#"E_BAD_TOPIC E_BAD_TOPIC MPUB topic name "bad!topic" is not valid"#,
@@ -142,7 +138,7 @@ fn mpub_bad_topic_repeats_the_code() {
 
 #[test]
 fn mpub_body_over_max_body_size_is_rejected() {
-    let (_dir, nsqd) = daemon("mpub-big", &["--max-body-size=1000"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("mpub-big", &["--max-body-size=1000"]);
     assert_fatal(&nsqd, "E_BAD_BODY MPUB body too big 1001 > 1000", |c| {
         c.send_raw(b"MPUB t\n");
         c.send_raw(&body_len(1001));
@@ -152,7 +148,7 @@ fn mpub_body_over_max_body_size_is_rejected() {
 
 #[test]
 fn mpub_count_zero_is_rejected() {
-    let (_dir, nsqd) = daemon("mpub-zero", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("mpub-zero", &[]);
     assert_fatal(&nsqd, "E_BAD_BODY MPUB invalid message count 0", |c| {
         c.send_raw(b"MPUB t\n");
         c.send_raw(&body_len(4));
@@ -162,7 +158,7 @@ fn mpub_count_zero_is_rejected() {
 
 #[test]
 fn mpub_empty_message_is_rejected_and_nothing_is_queued() {
-    let (_dir, nsqd) = daemon("mpub-empty-msg", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("mpub-empty-msg", &[]);
     let mut bodies: Vec<&[u8]> = vec![b"a"; 5];
     bodies.push(b"");
     assert_fatal(
@@ -178,7 +174,7 @@ fn mpub_empty_message_is_rejected_and_nothing_is_queued() {
 
 #[test]
 fn dpub_timeout_out_of_range_is_rejected() {
-    let (_dir, nsqd) = daemon("dpub-range", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("dpub-range", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.dpub("t", 3_600_000, b"max is inclusive");
     client.expect_ok();
@@ -196,13 +192,13 @@ fn dpub_timeout_out_of_range_is_rejected() {
 
 #[test]
 fn rdy_before_sub_is_rejected() {
-    let (_dir, nsqd) = daemon("rdy-init", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("rdy-init", &[]);
     assert_fatal(&nsqd, "E_INVALID cannot RDY in current state", |c| c.rdy(1));
 }
 
 #[test]
 fn rdy_above_max_is_rejected() {
-    let (_dir, nsqd) = daemon("rdy-max", &["--max-rdy-count=50"]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("rdy-max", &["--max-rdy-count=50"]);
     let mut client = subscribed(&nsqd, "t", "c");
     client.rdy(50);
     client.nop();
@@ -219,7 +215,7 @@ fn rdy_above_max_is_rejected() {
 
 #[test]
 fn fin_req_touch_of_unknown_id_are_not_fatal() {
-    let (_dir, nsqd) = daemon("fin-unknown", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("fin-unknown", &[]);
     let mut client = subscribed(&nsqd, "t", "c");
     let id = UNKNOWN_ID.as_bytes();
     client.fin(id);
@@ -244,7 +240,7 @@ fn fin_req_touch_of_unknown_id_are_not_fatal() {
 
 #[test]
 fn fin_with_short_id_is_fatal() {
-    let (_dir, nsqd) = daemon("fin-short", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("fin-short", &[]);
     let mut client = subscribed(&nsqd, "t", "c");
     client.fin(b"abcde");
     assert_eq!(client.expect_error(""), "E_INVALID invalid message ID");
@@ -254,7 +250,7 @@ fn fin_with_short_id_is_fatal() {
 
 #[test]
 fn fin_before_sub_is_rejected() {
-    let (_dir, nsqd) = daemon("fin-init", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("fin-init", &[]);
     assert_fatal(&nsqd, "E_INVALID cannot FIN in current state", |c| {
         c.fin(UNKNOWN_ID.as_bytes())
     });
@@ -262,7 +258,7 @@ fn fin_before_sub_is_rejected() {
 
 #[test]
 fn second_sub_is_rejected() {
-    let (_dir, nsqd) = daemon("sub-twice", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("sub-twice", &[]);
     let mut client = subscribed(&nsqd, "t", "c");
     client.sub("t", "c2");
     assert_eq!(
@@ -275,7 +271,7 @@ fn second_sub_is_rejected() {
 
 #[test]
 fn sub_with_bad_names_is_rejected() {
-    let (_dir, nsqd) = daemon("sub-names", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("sub-names", &[]);
     assert_fatal(
         &nsqd,
         "E_INVALID SUB insufficient number of parameters",
@@ -295,7 +291,7 @@ fn sub_with_bad_names_is_rejected() {
 
 #[test]
 fn identify_after_sub_is_rejected() {
-    let (_dir, nsqd) = daemon("identify-sub", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("identify-sub", &[]);
     let mut client = subscribed(&nsqd, "t", "c");
     client.identify(&json!({"client_id": "late"}));
     assert_eq!(
@@ -308,7 +304,7 @@ fn identify_after_sub_is_rejected() {
 
 #[test]
 fn identify_with_bad_json_is_rejected() {
-    let (_dir, nsqd) = daemon("identify-json", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("identify-json", &[]);
     assert_fatal(
         &nsqd,
         "E_BAD_BODY IDENTIFY failed to decode JSON body",
@@ -328,7 +324,7 @@ fn identify_with_bad_json_is_rejected() {
 
 #[test]
 fn identify_with_invalid_heartbeat_interval_is_rejected() {
-    let (_dir, nsqd) = daemon("identify-hb", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("identify-hb", &[]);
     assert_fatal(
         &nsqd,
         "E_BAD_BODY IDENTIFY heartbeat interval (60001) is invalid",
@@ -343,7 +339,7 @@ fn identify_with_invalid_heartbeat_interval_is_rejected() {
 
 #[test]
 fn identify_without_negotiation_answers_ok() {
-    let (_dir, nsqd) = daemon("identify-ok", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("identify-ok", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.identify(&json!({"client_id": "c1", "short_id": "legacy", "long_id": "legacy"}));
     client.expect_ok();
@@ -358,7 +354,7 @@ fn identify_without_negotiation_answers_ok() {
 /// fields, so they are not expected here.
 #[test]
 fn identify_feature_negotiation_reply_has_reference_keys_in_order() {
-    let (_dir, nsqd) = daemon("identify-neg", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("identify-neg", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.identify(&json!({"feature_negotiation": true, "client_id": "c"}));
     let raw = String::from_utf8(client.expect_response()).expect("UTF-8 reply");
@@ -398,7 +394,7 @@ fn identify_feature_negotiation_reply_has_reference_keys_in_order() {
 
 #[test]
 fn half_line_then_half_close_closes_without_frame() {
-    let (_dir, nsqd) = daemon("half-line", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("half-line", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.send_raw(b"PUB half");
     client.shutdown_write();
@@ -408,7 +404,7 @@ fn half_line_then_half_close_closes_without_frame() {
 
 #[test]
 fn half_body_size_then_half_close_is_a_read_error() {
-    let (_dir, nsqd) = daemon("half-size", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("half-size", &[]);
     let mut client = Client::connect(nsqd.tcp_addr());
     client.send_raw(b"PUB t\n\x00\x00");
     client.shutdown_write();
@@ -422,7 +418,7 @@ fn half_body_size_then_half_close_is_a_read_error() {
 
 #[test]
 fn line_of_16_kib_is_accepted_and_longer_closes_without_frame() {
-    let (_dir, nsqd) = daemon("long-line", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("long-line", &[]);
     // NOP ignores extra (here: empty) parameters.
     let mut fits = b"NOP".to_vec();
     fits.resize(MAX_LINE - 1, b' ');
@@ -443,7 +439,7 @@ fn line_of_16_kib_is_accepted_and_longer_closes_without_frame() {
 
 #[test]
 fn cls_flow() {
-    let (_dir, nsqd) = daemon("cls", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("cls", &[]);
     assert_fatal(&nsqd, "E_INVALID cannot CLS in current state", |c| c.cls());
 
     let mut client = subscribed(&nsqd, "cls_topic", "c");
@@ -471,7 +467,7 @@ fn cls_flow() {
 
 #[test]
 fn publisher_may_also_subscribe_and_receive_its_message() {
-    let (_dir, nsqd) = daemon("pub-sub", &[]);
+    let (_dir, nsqd) = Nsqd::start_in_temp("pub-sub", &[]);
     let mut client = subscribed(&nsqd, "loop", "c");
     client.rdy(1);
     client.pub_("loop", b"to myself");
