@@ -1,6 +1,6 @@
 //! One running daemon process: spawned with its arguments verbatim (optionally under a
 //! wrapper such as `perf record --`), its stdout and stderr captured on threads of their
-//! own, its bound addresses read from the startup log lines (`TCP: listening on ...`,
+//! own (each alone and both interleaved), its bound addresses read from the startup log lines (`TCP: listening on ...`,
 //! `HTTP: listening on ...`, the same words in Go's daemons and ours), ready once
 //! `GET /ping` on its HTTP address answers 200. Killed on drop; if the thread is
 //! panicking (a failing test) its output is printed first.
@@ -76,6 +76,14 @@ impl Spec {
 
     /// Spawns the process and waits until it is ready (every marker logged, `/ping`).
     pub fn start(self) -> Result<Process> {
+        let mut process = self.spawn()?;
+        process.await_ready()?;
+        Ok(process)
+    }
+
+    /// Spawns the process without waiting (for a command expected to exit, such as
+    /// `--version`, or to wait with [`Process::await_ready`] later).
+    pub fn spawn(self) -> Result<Process> {
         let mut cmd = match self.wrap.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -93,14 +101,15 @@ impl Spec {
             .spawn()
             .map_err(|e| Error(format!("cannot spawn {}: {e}", self.bin.display())))?;
         let log = Arc::new(Mutex::new(String::new()));
+        let (stdout, stderr) = Default::default();
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            readers.push(capture(out, &log));
+            readers.push(capture(out, [&log, &stdout]));
         }
         if let Some(err) = child.stderr.take() {
-            readers.push(capture(err, &log));
+            readers.push(capture(err, [&log, &stderr]));
         }
-        let mut process = Process {
+        Ok(Process {
             label: format!("{} (pid {})", self.bin.display(), child.id()),
             pid: child.id(),
             stop_signal: if self.wrap.is_empty() { "TERM" } else { "INT" },
@@ -108,17 +117,11 @@ impl Spec {
             exit: None,
             addrs: Vec::new(),
             log,
+            stdout,
+            stderr,
             readers,
-        };
-        let deadline = Instant::now() + self.startup_timeout;
-        process.await_markers(&self.markers, deadline)?;
-        if let Some(http) = process.addr(HTTP_MARKER) {
-            process.await_ping(http, deadline)?;
-        }
-        if !self.wrap.is_empty() {
-            process.pid = procfs::find_descendant(process.pid, &self.bin);
-        }
-        Ok(process)
+            spec: self,
+        })
     }
 }
 
@@ -133,11 +136,30 @@ pub struct Process {
     label: String,
     addrs: Vec<(&'static str, SocketAddr)>,
     log: Arc<Mutex<String>>,
-    /// The threads copying stdout and stderr into `log`.
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `log` and their own buffers.
     readers: Vec<thread::JoinHandle<()>>,
+    /// How it was started: what readiness means, where the binary is.
+    spec: Spec,
 }
 
 impl Process {
+    /// Waits until every marker of the spec is logged and, if HTTP is one of them,
+    /// `GET /ping` answers 200.
+    pub fn await_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + self.spec.startup_timeout;
+        let markers = self.spec.markers.clone();
+        self.await_markers(&markers, deadline)?;
+        if let Some(http) = self.addr(HTTP_MARKER) {
+            self.await_ping(http, deadline)?;
+        }
+        if !self.spec.wrap.is_empty() {
+            self.pid = procfs::find_descendant(self.pid, &self.spec.bin);
+        }
+        Ok(())
+    }
+
     /// The address logged after `marker`, if it was one the process waited for.
     pub fn addr(&self, marker: &str) -> Option<SocketAddr> {
         self.addrs
@@ -159,6 +181,36 @@ impl Process {
     /// Everything printed so far (stdout and stderr interleaved).
     pub fn output(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// What the process printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// What the process printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself (and for its output);
+    /// past it the process is killed and this is an error.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                self.kill9()?;
+                return Err(Error(format!(
+                    "{} did not exit within {timeout:?} (killed); output:\n{}",
+                    self.label,
+                    self.output_tail(60)
+                )));
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
     }
 
     /// The last `lines` lines printed.
@@ -296,16 +348,22 @@ impl Drop for Process {
     }
 }
 
-/// Copies everything `source` produces into `log`, on a thread of its own so the child
-/// never blocks on a full pipe.
-fn capture(source: impl Read + Send + 'static, log: &Arc<Mutex<String>>) -> thread::JoinHandle<()> {
-    let log = Arc::clone(log);
+/// Copies everything `source` produces, line by line, into both `sinks`, on a thread of
+/// its own so the child never blocks on a full pipe.
+fn capture(
+    source: impl Read + Send + 'static,
+    sinks: [&Arc<Mutex<String>>; 2],
+) -> thread::JoinHandle<()> {
+    let sinks = sinks.map(Arc::clone);
     thread::spawn(move || {
         let mut reader = BufReader::new(source);
         let mut line = Vec::new();
         while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&String::from_utf8_lossy(&line));
+            let text = String::from_utf8_lossy(&line);
+            for sink in &sinks {
+                if let Ok(mut sink) = sink.lock() {
+                    sink.push_str(&text);
+                }
             }
             line.clear();
         }
@@ -370,6 +428,21 @@ mod tests {
             .expect("sh never listens");
         assert!(err.0.contains("exited with"), "{err}");
         assert!(err.0.contains("boom"), "{err}");
+    }
+
+    #[test]
+    fn keeps_stdout_and_stderr_apart_and_waits_for_exit() {
+        let mut p = Spec::new(Path::new("/bin/sh"))
+            .args(["-c", "echo out; echo err >&2; exit 2"])
+            .spawn()
+            .expect("spawn");
+        let status = p.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert_eq!(status.code(), Some(2));
+        assert_eq!(
+            (p.stdout().as_str(), p.stderr().as_str()),
+            ("out\n", "err\n")
+        );
+        assert!(p.output().contains("out\n") && p.output().contains("err\n"));
     }
 
     #[test]

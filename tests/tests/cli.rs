@@ -1,4 +1,4 @@
-//! The command line as an operator meets it (nsqd.md §1.1, §10): `--version`, rejected
+//! The command line as an operator meets it: `--version`, rejected
 //! flags and values, Go-style `-flag` and `--flag value` forms, `--config` files and
 //! flag-over-file priority, the data-path lock, and SIGINT. Each check runs against our
 //! binary and, when present, the Go reference (`$GO_NSQD_BIN`, else
@@ -7,17 +7,14 @@
 //! so these tests run the process through the small `Process` below, which passes the
 //! arguments verbatim.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
 
 use nsq_tests::harness::{go_nsqd_bin, nsqd_bin, TempDir};
 use nsq_tests::http;
-use nsq_tests::poll::{wait_until, POLL_INTERVAL};
+use testkit::{Spec, HTTP_MARKER};
 
 /// Failure bound for a process that should exit by itself (bad flags, `--version`).
 const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -25,9 +22,6 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Failure bound for a graceful shutdown.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Startup log text before the bound addresses (nsqd.md §1.1).
-const TCP_MARKER: &str = "TCP: listening on ";
-const HTTP_MARKER: &str = "HTTP: listening on ";
 
 /// The binaries under test: ours always, the Go reference when available.
 fn binaries() -> Vec<(Flavor, PathBuf)> {
@@ -55,166 +49,54 @@ enum Flavor {
     Go,
 }
 
-/// A child process with stdout and stderr captured separately; killed on drop, and its
-/// output printed if the test is failing.
-struct Process {
-    child: Child,
-    label: String,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    exit: Option<ExitStatus>,
-}
+/// A child process with its arguments verbatim, stdout and stderr captured separately
+/// (the shared `testkit` harness); killed on drop, and its output printed if the test is
+/// failing. Every error is a test failure here.
+struct Process(testkit::Process);
 
 impl Process {
     fn spawn<S: AsRef<str>>(bin: &Path, args: &[S]) -> Process {
-        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        let mut child = Command::new(bin)
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin.display()));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![
-            capture(child.stdout.take().expect("stdout piped"), &stdout),
-            capture(child.stderr.take().expect("stderr piped"), &stderr),
-        ];
-        Process {
-            label: format!("{} {} (pid {})", bin.display(), args.join(" "), child.id()),
-            child,
-            stdout,
-            stderr,
-            readers,
-            exit: None,
-        }
+        let spec = Spec::new(bin).args(args).startup_timeout(STARTUP_TIMEOUT);
+        Process(spec.spawn().unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn stdout(&self) -> String {
-        self.stdout.lock().expect("stdout lock").clone()
+        self.0.stdout()
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().expect("stderr lock").clone()
+        self.0.stderr()
     }
 
     /// Waits for the process to exit on its own, then for its output to be fully read.
     fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {timeout:?}",
-                self.label
-            );
-            thread::sleep(POLL_INTERVAL);
-        };
-        self.exit = Some(status);
-        for reader in self.readers.drain(..) {
-            reader.join().expect("output reader thread");
-        }
-        status
+        self.0.wait_exit(timeout).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Waits for both listen lines and `GET /ping` → 200; returns the HTTP address.
     fn await_ready(&mut self) -> SocketAddr {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let http_addr = loop {
-            let log = self.stderr() + &self.stdout();
-            if let (Some(_), Some(http)) =
-                (find_addr(&log, TCP_MARKER), find_addr(&log, HTTP_MARKER))
-            {
-                break http;
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                self.exit = Some(status);
-                panic!("{} exited with {status} before listening", self.label);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not log `{TCP_MARKER}` and `{HTTP_MARKER}` within {STARTUP_TIMEOUT:?}",
-                self.label
-            );
-            thread::sleep(POLL_INTERVAL);
-        };
-        wait_until(
-            &format!("{} GET /ping -> 200", self.label),
-            STARTUP_TIMEOUT,
-            || matches!(http::request(http_addr, "GET", "/ping", b""), Ok(r) if r.status == 200),
-        );
-        http_addr
+        self.0.await_ready().unwrap_or_else(|e| panic!("{e}"));
+        self.0
+            .addr(HTTP_MARKER)
+            .expect("waited for the HTTP marker")
     }
 
-    /// Sends `signal` (a `kill` name such as `INT`) to the process.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} {} failed", self.label);
+    /// Sends `signal` (a `kill` name such as `INT`) and waits for the exit status.
+    fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
+        self.0
+            .signal_and_wait(signal, SHUTDOWN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// SIGTERM and require a clean exit.
     fn stop(&mut self) {
-        self.signal("TERM");
-        let status = self.wait_exit(SHUTDOWN_TIMEOUT);
+        let status = self.signal_and_wait("TERM");
         assert!(
             status.success(),
             "{} exited with {status} after SIGTERM",
-            self.label
+            self.0.label()
         );
     }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if self.exit.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if thread::panicking() {
-            eprintln!(
-                "----- {} -----\n--- stdout ---\n{}\n--- stderr ---\n{}\n----- end -----",
-                self.label,
-                self.stdout(),
-                self.stderr()
-            );
-        }
-    }
-}
-
-/// Copies `source` into `sink` until EOF, on its own thread so the child never blocks on
-/// a full pipe.
-fn capture(mut source: impl Read + Send + 'static, sink: &Arc<Mutex<String>>) -> JoinHandle<()> {
-    let sink = Arc::clone(sink);
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = source.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .expect("output lock")
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    })
-}
-
-/// The `ip:port` following `marker` in `log`, if present.
-fn find_addr(log: &str, marker: &str) -> Option<SocketAddr> {
-    let start = log.find(marker)? + marker.len();
-    let token: String = log[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-        .collect();
-    token.parse().ok()
 }
 
 /// The toolchain token if `line` matches `^nsqd v1\.3\.0 \(built w/[a-z0-9.-]+\)$`.
@@ -473,8 +355,7 @@ fn sigint_shuts_down_cleanly() {
         let mut process = Process::spawn(&bin, &local_args(dir.path()));
         let addr = process.await_ready();
         http::post_ok(addr, "/topic/create?topic=sigint");
-        process.signal("INT");
-        let status = process.wait_exit(SHUTDOWN_TIMEOUT);
+        let status = process.signal_and_wait("INT");
         assert_eq!(status.code(), Some(0), "{flavor:?} exit after SIGINT");
         let stderr = process.stderr();
         assert!(!stderr.contains("panicked"), "{flavor:?}: {stderr}");
