@@ -1,5 +1,5 @@
 //! Records the compiler version for the daemons' `--version` (`nsqd v1.3.0 (built
-//! w/rustc1.95.0)`, nsqd.md §1.1): runs `$RUSTC --version` and exports the number as
+//! w/rustc1.95.0)`): runs `$RUSTC --version` and exports the number as
 //! `NSQ_RUSTC_VERSION`, which `version_line` reads with `option_env!`. Anything unexpected (no rustc,
 //! odd output) only drops the number; it never fails the build.
 

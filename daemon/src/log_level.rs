@@ -43,7 +43,7 @@ impl LogLevel {
         }
     }
 
-    /// The label a log line carries (nsqd.md §11): `DEBUG`, `INFO`, `WARNING`, `ERROR`, `FATAL`.
+    /// The label a log line carries: `DEBUG`, `INFO`, `WARNING`, `ERROR`, `FATAL`.
     pub fn label(self) -> &'static str {
         match self {
             LogLevel::Debug => "DEBUG",

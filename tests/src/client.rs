@@ -1,5 +1,5 @@
 //! A minimal blocking NSQ V2 client over `std::net::TcpStream` for black-box tests:
-//! encodes commands (tcp-protocol.md §2.1, §6), decodes server frames (§2.2, §2.3) and
+//! encodes commands, decodes server frames and
 //! offers `expect_*` assertions. Every read has a deadline so a misbehaving server fails
 //! the test instead of hanging it. No compression, TLS or AUTH: that is compat's job.
 //!
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// Pending writes beyond this size are sent without waiting for a read.
 const WRITE_BUFFER_LIMIT: usize = 64 * 1024;
-/// Frame types (tcp-protocol.md §2.2).
+/// Frame types.
 pub const FRAME_RESPONSE: u32 = 0;
 pub const FRAME_ERROR: u32 = 1;
 pub const FRAME_MESSAGE: u32 = 2;
@@ -22,7 +22,7 @@ const HEARTBEAT: &[u8] = b"_heartbeat_";
 /// Timestamp + attempts + id: the fixed part of a message frame.
 const MESSAGE_HEADER_LEN: usize = 26;
 
-/// A delivered message (tcp-protocol.md §2.3).
+/// A delivered message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub ts: i64,

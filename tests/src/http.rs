@@ -81,7 +81,7 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> io::Result<Response> {
     parse_response(&response)
 }
 
-/// Value of the `X-NSQ-Content-Type` header on V1 responses (nsqd-http.md §1.2).
+/// Value of the `X-NSQ-Content-Type` header on V1 responses.
 pub const V1_HEADER_VALUE: &str = "nsq; version=1.0";
 /// Content type of JSON payloads and of every V1 error.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";

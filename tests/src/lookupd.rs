@@ -1,7 +1,7 @@
 //! nsqlookupd under test: which binary (`$NSQLOOKUPD_BIN`, else `nsqlookupd` beside the
 //! test executable; point it at `tests/reference/bin/nsqlookupd` to check the suite
-//! against Go), starting it on port 0, and a blocking V1 TCP client speaking as nsqd does
-//! (nsqlookupd.md §1): `"  V1"`, command lines, length-prefixed responses.
+//! against Go), starting it on port 0, and a blocking V1 TCP client speaking as nsqd does:
+//! `"  V1"`, command lines, length-prefixed responses.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -1,4 +1,4 @@
-//! AUTH against an auth server (`--auth-http-address`, tcp-protocol.md §6.2 and §11): a
+//! AUTH against an auth server (`--auth-http-address`): a
 //! fake auth server on loopback answers per secret and records each query; the tests
 //! check the IDENTIFY flag, every AUTH outcome, the per-command checks of PUB and SUB,
 //! the query parameters, the TTL refresh and what `/stats` shows.

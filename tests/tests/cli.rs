@@ -359,7 +359,7 @@ fn sigint_shuts_down_cleanly() {
         assert_eq!(status.code(), Some(0), "{flavor:?} exit after SIGINT");
         let stderr = process.stderr();
         assert!(!stderr.contains("panicked"), "{flavor:?}: {stderr}");
-        // Shutdown persisted the metadata (nsqd.md §1.2 step 3).
+        // Shutdown persisted the metadata (written last on shutdown).
         let metadata = std::fs::read_to_string(dir.path().join("nsqd.dat"))
             .unwrap_or_else(|e| panic!("{flavor:?}: nsqd.dat after SIGINT: {e}"));
         assert!(metadata.contains("sigint"), "{flavor:?}: {metadata}");

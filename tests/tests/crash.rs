@@ -1,4 +1,4 @@
-//! Durability under `kill -9` (nsqd.md §5): with `--mem-queue-size=0 --sync-every=1`
+//! Durability under `kill -9`: with `--mem-queue-size=0 --sync-every=1`
 //! every message a publisher saw `OK` for must be delivered after a restart on the same
 //! data dir. Duplicates and delivered-but-unacknowledged messages are allowed, counted
 //! and printed.

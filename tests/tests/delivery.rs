@@ -1,4 +1,4 @@
-//! Delivery semantics of a real nsqd (tcp-protocol.md §6.3–6.9, §7, §8; nsqd.md §2–4):
+//! Delivery semantics of a real nsqd:
 //! heartbeats and the idle timeout, message timeouts, TOUCH, REQ (immediate, deferred,
 //! clamped), DPUB, the RDY window, competing consumers, channel fan-out, a topic's
 //! backlog, CLS, sampling, pause, and `--max-channel-consumers`. Ephemeral topics and

@@ -1,5 +1,4 @@
-//! End-to-end processing latency in `/stats` (`--e2e-processing-latency-percentile`,
-//! tcp-protocol.md §12): off by default (`{"count":0,"percentiles":null}`), and when
+//! End-to-end processing latency in `/stats` (`--e2e-processing-latency-percentile`): off by default (`{"count":0,"percentiles":null}`), and when
 //! configured, a count of FINished messages and one `{quantile, value}` per configured
 //! percentile (in configured order) on channels and, merged, on the topic.
 //!

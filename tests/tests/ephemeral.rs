@@ -1,4 +1,4 @@
-//! Ephemeral topics and channels (`#ephemeral` suffix; nsqd.md §2.7, §3.7, checklist K)
+//! Ephemeral topics and channels (`#ephemeral` suffix)
 //! against a real nsqd: deleted when their last client (channel) goes, memory-only with
 //! overflow dropped, never in `nsqd.dat` nor in disk queue files. Other delivery
 //! semantics live in `delivery.rs`.

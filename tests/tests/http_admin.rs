@@ -1,4 +1,4 @@
-//! nsqd's HTTP API against a real daemon, part 2 (nsqd-http.md §2.5–2.7): the
+//! nsqd's HTTP API against a real daemon, part 2: the
 //! `/topic/*` and `/channel/*` administration endpoints (every parameter error, their
 //! effect on TCP consumers, pause persisted in `nsqd.dat` at once) and `/stats` (JSON
 //! shape, key order, filters, text layout). Routing, publishing and `/config` live in
@@ -81,7 +81,7 @@ const MEMORY_KEYS: [&str; 9] = [
     "next_gc_bytes",
     "gc_total_runs",
 ];
-/// The channel endpoints, all sharing the parameter checks of nsqd-http.md §2.6.
+/// The channel endpoints, all sharing the same topic/channel parameter checks.
 const CHANNEL_ENDPOINTS: [&str; 5] = ["create", "delete", "empty", "pause", "unpause"];
 
 /// A V1 success without payload: 200, empty body, no content type.

@@ -1,4 +1,4 @@
-//! nsqd's HTTP API against a real daemon, part 1 (nsqd-http.md §1, §2.1–2.4, §2.8):
+//! nsqd's HTTP API against a real daemon, part 1:
 //! routing (404, 405, OPTIONS, redirects), `/ping`, `/info`, `/pub`, `/mpub` and
 //! `/config`, checking status, body and headers. Topic/channel administration and
 //! `/stats` live in `http_admin.rs`. Every test also passes against the Go reference

@@ -1,4 +1,4 @@
-//! Data-dir interchange with the Go reference (nsqd.md §5, §6): a data dir written by
+//! Data-dir interchange with the Go reference: a data dir written by
 //! one implementation is served by the other, in both directions. The backlog (spilled
 //! to disk), a message held in flight at shutdown, and a paused channel must all carry
 //! over.

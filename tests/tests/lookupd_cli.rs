@@ -1,4 +1,4 @@
-//! nsqlookupd's command line as an operator meets it (nsqlookupd.md §4): `--version`,
+//! nsqlookupd's command line as an operator meets it: `--version`,
 //! `-h`, rejected flags and values (a message and a non-zero exit, never a panic), the
 //! config file and flag-over-file priority, a port already in use, the log prefix, and
 //! SIGTERM/SIGINT exiting 0. The binary is `$NSQLOOKUPD_BIN`.

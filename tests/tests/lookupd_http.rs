@@ -1,4 +1,4 @@
-//! nsqlookupd's HTTP API against the real binary (nsqlookupd.md §3, checklist S): every
+//! nsqlookupd's HTTP API against the real binary: every
 //! endpoint's status, headers and JSON shape (key order where the reference fixes it),
 //! the bad-input answers, routing (404/405/OPTIONS/redirects) and tombstones. Peers are
 //! registered over TCP with `LookupClient`. The binary is `$NSQLOOKUPD_BIN`.
@@ -400,7 +400,7 @@ fn debug_dumps_registrations_with_producers() {
 
 #[test]
 fn star_topic_matches_everything() {
-    // Reference quirk (nsqlookupd.md §3.3): `*` is a wildcard in queries.
+    // Reference quirk: `*` is a wildcard in queries.
     let d = lookupd::start(&[]);
     let mut a = LookupClient::identified(d.tcp_addr(), "node-a", 4150, 4151);
     a.register("t1", Some("c1"));

@@ -1,4 +1,4 @@
-//! nsqd ↔ nsqlookupd interchange (nsqd.md §8, nsqlookupd.md §1–3, checklist M and S):
+//! nsqd ↔ nsqlookupd interchange:
 //! our nsqd registers with the Go nsqlookupd, the Go nsqd registers with the nsqlookupd
 //! under test, and with both implementations of both daemons in one cluster the answers
 //! agree. Checked through `/nodes`, `/lookup`, `/debug`: IDENTIFY fields (broadcast

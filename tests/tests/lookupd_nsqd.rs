@@ -1,5 +1,4 @@
-//! A real nsqd registering with the nsqlookupd under test (nsqlookupd.md §1.4, checklist
-//! M and R): topic and channel creation show up in `/lookup` and `/nodes`, channel
+//! A real nsqd registering with the nsqlookupd under test: topic and channel creation show up in `/lookup` and `/nodes`, channel
 //! deletion unregisters, and stopping nsqd removes its registrations. The nsqd is the Go
 //! reference (`$GO_NSQD_BIN`, else `tests/reference/bin/nsqd` from `make reference`;
 //! missing is a skip unless `GO_NSQD_BIN` is set), then ours (`$NSQD_BIN` or the one

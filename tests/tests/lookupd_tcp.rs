@@ -1,4 +1,4 @@
-//! nsqlookupd's V1 TCP protocol against the real binary (nsqlookupd.md §1, checklist R):
+//! nsqlookupd's V1 TCP protocol against the real binary:
 //! magic, IDENTIFY reply, REGISTER/UNREGISTER effects as seen over HTTP, PING, every
 //! error text (all fatal: answer, then close), and a disconnect removing the peer's
 //! registrations. The binary is `$NSQLOOKUPD_BIN` (the Go reference passes too, except

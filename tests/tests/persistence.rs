@@ -1,4 +1,4 @@
-//! Graceful restart on the same data dir (nsqd.md §1.2, §5, §6): a backlog spilled to
+//! Graceful restart on the same data dir: a backlog spilled to
 //! disk, in-flight and deferred messages, and paused flags all survive SIGTERM and are
 //! served by the next process; `nsqd.dat` and the disk-queue metadata have the
 //! documented shape.
@@ -207,7 +207,7 @@ fn in_flight_and_deferred_messages_are_delivered_after_restart() {
     drop(consumer);
 
     let mut nsqd = Nsqd::start(&bin, dir.path(), &[]);
-    // Deferral and in-flight deadlines are lost: everything is queued again (§1.2).
+    // Deferral and in-flight deadlines are lost: everything is queued again.
     wait_depths(&nsqd, TOPIC, 0, &[("c", 105, 0, 0)]);
     let mut expected = body_set(&plain);
     expected.extend(deferred.iter().cloned());
@@ -263,7 +263,7 @@ fn paused_topic_and_channel_survive_restart() {
         0,
         &[("pc", 10, 0, 0), ("live", 10, 0, 0)],
     );
-    // HTTP pause persists nsqd.dat immediately (nsqd.md §6).
+    // HTTP pause persists nsqd.dat immediately.
     let (_, dat) = read_nsqd_dat(dir.path());
     assert_eq!(
         dat_topic(&dat, "paused_topic").expect("topic")["paused"],
@@ -322,7 +322,7 @@ fn paused_topic_and_channel_survive_restart() {
     nsqd.stop();
 }
 
-/// nsqd.md §6: `{"topics":[{"name","paused","channels":[{"name","paused"}]|null}],"version"}`
+/// `{"topics":[{"name","paused","channels":[{"name","paused"}]|null}],"version"}`
 /// with keys in that order.
 fn assert_dat_shape(raw: &str, dat: &Value) {
     let objects = object_keys(raw);

@@ -1,4 +1,4 @@
-//! statsd push (`--statsd-address`, nsqd.md §9) against a real nsqd: a UDP socket on
+//! statsd push (`--statsd-address`) against a real nsqd: a UDP socket on
 //! loopback receives the datagrams; the prefix is expanded with the broadcast address
 //! and HTTP port, topic and channel counters are deltas, gauges are current values, and
 //! no datagram exceeds `--statsd-udp-packet-size`.

@@ -1,5 +1,5 @@
-//! Bad input over TCP against a real nsqd: the exact error text of each case
-//! (tcp-protocol.md §2, §5, §6), fatal errors closing only the offending connection,
+//! Bad input over TCP against a real nsqd: the exact error text of each case,
+//! fatal errors closing only the offending connection,
 //! non-fatal ones leaving it usable, and the daemon serving a fresh client afterwards.
 
 use nsq_tests::client::{body_len, Client, Frame, FRAME_ERROR};
@@ -8,7 +8,7 @@ use nsq_tests::http;
 use nsq_tests::json_order::object_keys;
 use serde_json::json;
 
-/// The reference's line buffer (tcp-protocol.md §2.1): longest accepted line, newline included.
+/// The reference's line buffer: longest accepted line, newline included.
 const MAX_LINE: usize = 16 * 1024;
 /// A syntactically valid message ID that was never handed out.
 const UNKNOWN_ID: &str = "0123456789abcdef";
@@ -166,7 +166,7 @@ fn mpub_empty_message_is_rejected_and_nothing_is_queued() {
         "E_BAD_MESSAGE MPUB invalid message(5) body size 0",
         |c| c.mpub("mpub_partial", &bodies),
     );
-    // Quirk (tcp-protocol.md §6.11): the topic exists, but no message was queued.
+    // Quirk: the topic exists, but no message was queued.
     let topic = http::topic_stats(nsqd.http_addr(), "mpub_partial").expect("topic created");
     assert_eq!(topic["depth"], 0);
     assert_eq!(topic["message_count"], 0);
@@ -349,7 +349,7 @@ fn identify_without_negotiation_answers_ok() {
     client.expect_ok();
 }
 
-/// The Go reference v1.3.0 sends 13 keys: tcp-protocol.md §6.1 also lists
+/// The Go reference v1.3.0 sends 13 keys: the protocol documentation also lists
 /// `topology_region`/`topology_zone`, but the reference's reply struct has no such
 /// fields, so they are not expected here.
 #[test]

@@ -1,4 +1,4 @@
-//! nsqd on unix sockets (nsqd.md §1.1: an address that is not `host:port` is a socket
+//! nsqd on unix sockets (an address that is not `host:port` is a socket
 //! path): V2 over the TCP-listener socket (PUB, SUB, delivery), HTTP over the other one
 //! (`/ping`, `/info` ports -1), and a clean SIGTERM that exits 0 and removes the socket
 //! files.

@@ -4,7 +4,7 @@
 // arrive; losing a node mid-stream (SIGTERM) and bringing it back on the same
 // ports and data dir (consumers rediscover it and drain its backlog); a topic
 // that appears later on one node, then on others (channel pre-creation from
-// lookupd, nsqd.md §2.1); tombstoning a node for a topic (nsqlookupd.md §2.4).
+// lookupd); tombstoning a node for a topic.
 // Daemons: $NSQD_BIN and $NSQLOOKUPD_BIN (default: the Go reference).
 package nsqcompat
 
@@ -183,7 +183,7 @@ func TestDiscoveryNewTopic(t *testing.T) {
 	}
 
 	// The topic then appears on the other nodes: each creates the cluster's channels
-	// before delivering (nsqd.md §2.1), so the message also lands in "archive".
+	// before delivering, so the message also lands in "archive".
 	want := b
 	for _, l := range []string{ls[0], ls[2]} {
 		m := publishAll(t, newProducer(t, node[l].nsqdProc, logs), topic, l, "new", 1)
