@@ -12,7 +12,7 @@ TARGET   ?= x86_64-unknown-linux-gnu
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
 DIST_BINS := nsqd nsqlookupd
 
-.PHONY: all build release run test lint unit compat compat-go compat-python reference deps dist dist-check clean
+.PHONY: all build release run test lint unit compat compat-go compat-python compat-node reference deps dist dist-check clean
 
 all: build
 
@@ -41,13 +41,16 @@ lint:
 unit: build reference
 	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) $(CARGO) test --workspace
 
-compat: compat-go compat-python
+compat: compat-go compat-python compat-node
 
 compat-go: build
 	cd tests/compat/go && NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) go test -count=1 -v ./...
 
 compat-python: build
 	NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) $(PYTHON) -m pytest -v tests/compat/python
+
+compat-node: build
+	cd tests/compat/node && NSQD_BIN=$(NSQD_DBG) node --test
 
 ## The reference Go daemons (v1.3.0), for interchange tests and side-by-side benchmarks.
 reference: $(REF_BIN)/nsqd
@@ -60,6 +63,7 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 deps:
 	$(PYTHON) -m pip install -q -r tests/compat/python/requirements.txt
 	cd tests/compat/go && go mod download
+	cd tests/compat/node && npm ci --no-audit --no-fund
 	cd tests/reference && go mod download
 
 ## Statically linked release binaries in $(DIST_DIR) (glibc static-pie); fails unless ldd
