@@ -1,15 +1,18 @@
-//! What nsqd and nsqlookupd share so that they look like the Go daemons to users and
-//! tools: the log line layout (`logging`), Go duration text (`duration`), the V1 HTTP API
-//! conventions (`http`: error bodies, query parsing, the router's 404/405/OPTIONS and
-//! redirects), `--log-level` (`log_level`), shutdown on SIGINT/SIGTERM (`signals`), the
-//! `--version` line and the hostname as Go reads it. Nothing here knows about topics or
-//! messages.
+//! What every NSQ binary (the daemons and the tools) shares so that it looks like the Go
+//! one to users and scripts: the log line layout (`logging`), Go duration text
+//! (`duration`), the wall clock and UTC times (`clock`), `--log-level` (`log_level`), shutdown on SIGINT/SIGTERM (`signals`), the
+//! `--version` line and the hostname as Go reads it. The servers' HTTP conventions are in
+//! `httpapi`. Nothing here knows about topics or messages.
 
+pub mod clock;
 pub mod duration;
-pub mod http;
 pub mod log_level;
 pub mod logging;
 pub mod signals;
+
+/// The NSQ release these binaries are a drop-in for (the workspace version): what
+/// `--version`, `/info`, IDENTIFY replies and `nsqd.dat` report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// `<name> v<version> (built w/rustc<toolchain>)`, the shape client test harnesses parse
 /// (the toolchain is one token: `rustc1.95.0`, or just `rustc` when unknown).

@@ -2,10 +2,10 @@
 //! (`/ping`, `/info`, `/config/{opt}`). 404/405/OPTIONS and redirects are `routing`'s.
 
 pub mod admin;
-pub use daemon::http::error;
+pub use httpapi::error;
 pub mod publish;
-pub use daemon::http::query;
-pub use daemon::http::routing;
+pub use httpapi::query;
+pub use httpapi::routing;
 pub mod stats;
 pub mod tls_listener;
 

@@ -438,14 +438,7 @@ fn decimal(value: u128, scale: u128) -> String {
 }
 
 fn rfc3339(unix: i64) -> String {
-    let (y, m, d) = crate::logging::civil_from_days(unix.div_euclid(86_400));
-    let rem = unix.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    daemon::clock::Utc::from_unix(unix, 0).rfc3339()
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! response shapes are `error.rs`'s, 404/405/OPTIONS and redirects `routing.rs`'s.
 //! `/debug/pprof/*` (Go's profiler) is not served: 404.
 
-pub use daemon::http::error;
-pub use daemon::http::query;
-pub use daemon::http::routing;
+pub use httpapi::error;
+pub use httpapi::query;
+pub use httpapi::routing;
 
 use crate::registry::{Node, PeerInfo, ZERO_TIME_UNIX_NANOS};
 use crate::server::{unix_nanos, Lookupd};

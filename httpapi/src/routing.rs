@@ -3,7 +3,7 @@
 //! by a trailing slash, letter case or unclean segments (`//`, `.`, `..`). The table
 //! itself and the handlers are in `mod.rs`.
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
