@@ -329,7 +329,7 @@ fn flag_beats_file_beats_default() {
     assert_eq!(c.mem_queue_size, 20, "flag beats file");
     assert_eq!((c.port, c.node_id), (7, 9), "file beats default");
     assert_eq!(c.msg_timeout, Duration::from_secs(30));
-    assert_eq!(c.snappy, true, "default");
+    assert!(c.snappy, "default");
     let c = with_file(text, &["--mem-queue-size=10000"]).expect("valid");
     assert_eq!(
         c.mem_queue_size, 10000,

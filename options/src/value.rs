@@ -379,8 +379,9 @@ mod tests {
         assert_eq!(f64::WORD, "float");
         assert_eq!(<Vec<String>>::WORD, "value");
         assert_eq!(LogLevel::WORD, "value");
-        assert!(bool::BOOL_FLAG && bool::WORD.is_empty());
-        assert!(LogLevel::FILE_AS_TEXT && !String::FILE_AS_TEXT);
+        let flags = [bool::BOOL_FLAG, LogLevel::FILE_AS_TEXT, String::FILE_AS_TEXT];
+        assert_eq!(flags, [true, true, false]);
+        assert_eq!(bool::WORD, "");
     }
 
     #[test]
