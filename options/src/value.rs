@@ -379,7 +379,11 @@ mod tests {
         assert_eq!(f64::WORD, "float");
         assert_eq!(<Vec<String>>::WORD, "value");
         assert_eq!(LogLevel::WORD, "value");
-        let flags = [bool::BOOL_FLAG, LogLevel::FILE_AS_TEXT, String::FILE_AS_TEXT];
+        let flags = [
+            bool::BOOL_FLAG,
+            LogLevel::FILE_AS_TEXT,
+            String::FILE_AS_TEXT,
+        ];
         assert_eq!(flags, [true, true, false]);
         assert_eq!(bool::WORD, "");
     }
