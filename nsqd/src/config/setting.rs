@@ -1,8 +1,10 @@
 //! Typed values of the options that are not plain strings or numbers: log level (shared
 //! with nsqlookupd, from `daemon`), TLS requirement, TLS minimum version and auth request
-//! method, with their Go spellings and the integers `GET /config/<key>` reports for them.
+//! method, with their Go spellings, the integers `GET /config/<key>` reports for them, and
+//! how each reads a flag and a config value ([`OptionValue`]).
 
-use super::literal;
+use options::{OptionValue, SetError};
+use serde_json::{json, Value};
 
 pub use daemon::log_level::LogLevel;
 
@@ -24,7 +26,7 @@ impl TlsRequired {
         if lower == "tcp-https" {
             return Some(TlsRequired::TcpHttps);
         }
-        match literal::parse_bool(&lower) {
+        match options::parse_bool(&lower) {
             Ok(true) => Some(TlsRequired::Yes),
             Ok(false) => Some(TlsRequired::No),
             Err(_) => None,
@@ -103,6 +105,83 @@ impl AuthRequestMethod {
             AuthRequestMethod::Get => "get",
             AuthRequestMethod::Post => "post",
         }
+    }
+}
+
+/// A Go bool-like flag: `--tls-required` alone is `true`.
+impl OptionValue for TlsRequired {
+    const WORD: &'static str = "";
+    const BOOL_FLAG: bool = true;
+    const FILE_AS_TEXT: bool = true;
+
+    fn set(&mut self, _first: bool, text: &str) -> Result<(), SetError> {
+        *self = TlsRequired::parse(text).ok_or_else(|| {
+            // Go's tlsRequiredOption.Set lowercases, then reports strconv.ParseBool's error.
+            let lower = text.to_ascii_lowercase();
+            format!("strconv.ParseBool: parsing {lower:?}: invalid syntax")
+        })?;
+        Ok(())
+    }
+
+    fn to_json(&self) -> Value {
+        json!(self.as_int())
+    }
+
+    fn usage_default(&self) -> Option<String> {
+        None
+    }
+}
+
+impl OptionValue for TlsVersion {
+    const WORD: &'static str = "value";
+    const FILE_AS_TEXT: bool = true;
+
+    /// Go's `tlsMinVersionOption.Set("")` leaves the default in place (and the flag still
+    /// counts as given, so it beats the config file).
+    fn set(&mut self, _first: bool, text: &str) -> Result<(), SetError> {
+        *self = if text.is_empty() {
+            TlsVersion::default()
+        } else {
+            TlsVersion::parse(text)
+                .ok_or_else(|| format!("unknown tlsVersionOption {:?}", text.to_lowercase()))?
+        };
+        Ok(())
+    }
+
+    fn to_json(&self) -> Value {
+        json!(self.as_u16())
+    }
+
+    /// Go 1.3.0 prints the protocol number (`769`).
+    fn usage_default(&self) -> Option<String> {
+        Some(self.as_u16().to_string())
+    }
+}
+
+/// A Go string option that `nsqd.New` checks: a bad value is a startup error, reported
+/// after every other value was read.
+impl OptionValue for AuthRequestMethod {
+    const WORD: &'static str = "string";
+
+    fn set(&mut self, _first: bool, text: &str) -> Result<(), SetError> {
+        *self = AuthRequestMethod::parse(text).ok_or_else(|| {
+            SetError::Startup("--auth-http-request-method must be post or get".to_string())
+        })?;
+        Ok(())
+    }
+
+    fn from_file(value: &toml::Value) -> Result<AuthRequestMethod, SetError> {
+        let mut method = AuthRequestMethod::default();
+        method.set(true, &String::from_file(value)?)?;
+        Ok(method)
+    }
+
+    fn to_json(&self) -> Value {
+        json!(self.as_str())
+    }
+
+    fn usage_default(&self) -> Option<String> {
+        Some(format!("{:?}", self.as_str()))
     }
 }
 

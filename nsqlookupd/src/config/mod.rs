@@ -1,20 +1,53 @@
-//! nsqlookupd's configuration: command line + `--config` TOML file -> one [`Config`]
-//! (nsqlookupd.md §4). A flag given on the command line beats the file, which beats the
-//! built-in default; the file's `log_level` is checked even when a flag overrides it, as in
-//! Go. File keys are the flag names with `_`; durations are Go strings or integer ms;
-//! unknown keys are ignored. The result is never changed afterwards.
+//! nsqlookupd's configuration: command line + `--config` TOML file -> one [`Config`].
 //!
-//! Layout: `flags.rs` (Go flag syntax), `duration.rs` (Go duration text).
-
-use daemon::duration;
-mod flags;
+//! Every option is declared once in the table below ([`options::options!`]); the `options`
+//! crate parses Go flag syntax, reads the file and applies flag > file > default as Go
+//! nsqlookupd v1.3.0 does (the file's `log_level` is checked even when a flag overrides
+//! it). File keys are the flag names with `_`; durations are Go strings or integer ms;
+//! unknown keys are ignored. The result is never changed afterwards.
 
 use std::time::Duration;
 
-use flags::{CommandLine, Flags};
-
 /// The NSQ release this daemon stands in for (`/info`, IDENTIFY reply, `--version`).
 pub const VERSION: &str = "1.3.0";
+
+pub use daemon::log_level::LogLevel;
+pub use options::Error as ConfigError;
+
+options::options! {
+    /// Every option, resolved.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Config in OPTIONS {
+        log_level: LogLevel = LogLevel::Info, "log-level" "log_level" shown
+            "set log verbosity: debug, info, warn, error, or fatal";
+        /// Prepended to every log line (`[nsqlookupd] `).
+        log_prefix: String = "[nsqlookupd] ".to_string(), "log-prefix" "log_prefix" shown
+            "log message prefix";
+        /// `host:port` (an empty host means every interface, as in Go).
+        tcp_address: String = "0.0.0.0:4160".to_string(), "tcp-address" "tcp_address" shown
+            "<addr>:<port> to listen on for TCP clients";
+        http_address: String = "0.0.0.0:4161".to_string(), "http-address" "http_address" shown
+            "<addr>:<port> to listen on for HTTP clients";
+        /// Returned in IDENTIFY replies; defaults to the OS hostname.
+        broadcast_address: String = hostname(), "broadcast-address" "broadcast_address" shown
+            "address of this lookupd node, (default to the OS hostname)";
+        inactive_producer_timeout: Duration = Duration::from_secs(300),
+            "inactive-producer-timeout" "inactive_producer_timeout" shown
+            "duration of time a producer will remain in the active list since its last ping";
+        tombstone_lifetime: Duration = Duration::from_secs(45),
+            "tombstone-lifetime" "tombstone_lifetime" shown
+            "duration of time a producer will remain tombstoned if registration remains";
+    }
+    flags {
+        "config" String "path to config file";
+        "version" Bool "print version string";
+        "verbose" Bool "[deprecated] has no effect, use --log-level";
+    }
+    extra {
+        /// Arguments Go's flag parser ignores (from the first non-flag argument on).
+        ignored_args: Vec<String> = Vec::new();
+    }
+}
 
 /// What the command line asks `main` to do.
 #[derive(Debug)]
@@ -24,41 +57,6 @@ pub enum Parsed {
     Version(String),
     /// `-h`/`--help`: the usage text (Go prints it on stderr), then exit 0.
     Help(String),
-}
-
-pub use daemon::log_level::LogLevel;
-
-/// Every option, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub log_level: LogLevel,
-    /// Prepended to every log line (`[nsqlookupd] `).
-    pub log_prefix: String,
-    /// `host:port` (an empty host means every interface, as in Go).
-    pub tcp_address: String,
-    pub http_address: String,
-    /// Returned in IDENTIFY replies; defaults to the OS hostname.
-    pub broadcast_address: String,
-    pub inactive_producer_timeout: Duration,
-    pub tombstone_lifetime: Duration,
-    /// Arguments Go's flag parser ignores (from the first non-flag argument on).
-    pub ignored_args: Vec<String>,
-}
-
-impl Default for Config {
-    /// The defaults of nsqlookupd.md §4 for this host.
-    fn default() -> Config {
-        Config {
-            log_level: LogLevel::Info,
-            log_prefix: "[nsqlookupd] ".to_string(),
-            tcp_address: "0.0.0.0:4160".to_string(),
-            http_address: "0.0.0.0:4161".to_string(),
-            broadcast_address: hostname(),
-            inactive_producer_timeout: Duration::from_secs(300),
-            tombstone_lifetime: Duration::from_secs(45),
-            ignored_args: Vec::new(),
-        }
-    }
 }
 
 impl Config {
@@ -72,173 +70,25 @@ impl Config {
     }
 }
 
-/// Why the configuration was refused; the texts are Go's where Go has one.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("bad flag syntax: {0}")]
-    BadFlagSyntax(String),
-    #[error("flag provided but not defined: -{0}")]
-    UnknownFlag(String),
-    #[error("flag needs an argument: -{0}")]
-    MissingFlagValue(String),
-    #[error("invalid boolean value {value:?} for -{flag}: parse error")]
-    InvalidBool { flag: &'static str, value: String },
-    #[error("invalid value {value:?} for flag -{flag}: {reason}")]
-    InvalidFlagValue {
-        flag: &'static str,
-        value: String,
-        reason: String,
-    },
-    #[error("failed to load config file {path} - {reason}")]
-    ConfigFile { path: String, reason: String },
-    #[error("failed parsing log_level {0}")]
-    ConfigLogLevel(String),
-    #[error("option resolution failed to coerce {value} for {key} - {reason}")]
-    ConfigValue {
-        key: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
-impl ConfigError {
-    /// Command-line errors, after which Go prints the usage text.
-    pub fn is_usage_error(&self) -> bool {
-        !matches!(
-            self,
-            ConfigError::ConfigFile { .. }
-                | ConfigError::ConfigLogLevel(_)
-                | ConfigError::ConfigValue { .. }
-        )
-    }
-}
-
 /// Parses the process arguments (`args` includes `argv[0]`) and the `--config` file.
 pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, ConfigError> {
     let rest: Vec<String> = args.into_iter().skip(1).collect();
-    let (flags, ignored) = match flags::parse(&rest)? {
-        CommandLine::Help => return Ok(Parsed::Help(usage())),
-        CommandLine::Flags { flags, ignored } => (flags, ignored),
-    };
-    if flags.version == Some(true) {
-        return Ok(Parsed::Version(version_line()));
-    }
-    let file = match flags.config.as_deref() {
-        Some(path) if !path.is_empty() => load_file(path)?,
-        _ => toml::Table::new(),
-    };
-    let mut config = resolve(flags, &file)?;
-    config.ignored_args = ignored;
-    Ok(Parsed::Run(Box::new(config)))
-}
-
-/// The usage text `-h` prints.
-pub fn usage() -> String {
-    flags::usage(&hostname())
-}
-
-fn load_file(path: &str) -> Result<toml::Table, ConfigError> {
-    let failed = |reason: String| ConfigError::ConfigFile {
-        path: path.to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
-    text.parse::<toml::Table>()
-        .map_err(|e| failed(e.to_string().trim_end().to_string()))
-}
-
-/// Flag > file > default.
-fn resolve(flags: Flags, file: &toml::Table) -> Result<Config, ConfigError> {
-    let d = Config::default();
-    // Go validates the file's log_level before anything else, even if a flag wins.
-    let file_level = match file.get("log_level") {
-        Some(v) => {
-            let text = go_display(v);
-            Some(
-                text.parse::<LogLevel>()
-                    .map_err(|_| ConfigError::ConfigLogLevel(text))?,
-            )
+    match options::parse(OPTIONS, Config::default(), &rest)? {
+        options::Outcome::Help => Ok(Parsed::Help(usage())),
+        options::Outcome::Version => Ok(Parsed::Version(version_line())),
+        options::Outcome::Run {
+            mut config,
+            ignored,
+        } => {
+            config.ignored_args = ignored;
+            Ok(Parsed::Run(Box::new(config)))
         }
-        None => None,
-    };
-    Ok(Config {
-        log_level: flags.log_level.or(file_level).unwrap_or(d.log_level),
-        log_prefix: pick(
-            flags.log_prefix,
-            file_string(file, "log_prefix")?,
-            d.log_prefix,
-        ),
-        tcp_address: pick(
-            flags.tcp_address,
-            file_string(file, "tcp_address")?,
-            d.tcp_address,
-        ),
-        http_address: pick(
-            flags.http_address,
-            file_string(file, "http_address")?,
-            d.http_address,
-        ),
-        broadcast_address: pick(
-            flags.broadcast_address,
-            file_string(file, "broadcast_address")?,
-            d.broadcast_address,
-        ),
-        inactive_producer_timeout: pick(
-            flags.inactive_producer_timeout,
-            file_duration(file, "inactive_producer_timeout")?,
-            d.inactive_producer_timeout,
-        ),
-        tombstone_lifetime: pick(
-            flags.tombstone_lifetime,
-            file_duration(file, "tombstone_lifetime")?,
-            d.tombstone_lifetime,
-        ),
-        ignored_args: Vec::new(),
-    })
-}
-
-fn pick<T>(flag: Option<T>, file: Option<T>, default: T) -> T {
-    flag.or(file).unwrap_or(default)
-}
-
-fn coerce_error(key: &'static str, v: &toml::Value, reason: impl Into<String>) -> ConfigError {
-    ConfigError::ConfigValue {
-        key,
-        value: go_display(v),
-        reason: reason.into(),
     }
 }
 
-fn file_string(file: &toml::Table, key: &'static str) -> Result<Option<String>, ConfigError> {
-    match file.get(key) {
-        None => Ok(None),
-        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(coerce_error(key, v, "expected a string")),
-    }
-}
-
-/// A Go duration string, or an integer number of milliseconds (go-options' rule).
-fn file_duration(file: &toml::Table, key: &'static str) -> Result<Option<Duration>, ConfigError> {
-    match file.get(key) {
-        None => Ok(None),
-        Some(toml::Value::String(s)) => duration::parse(s)
-            .map(Some)
-            .map_err(|e| coerce_error(key, &toml::Value::String(s.clone()), e)),
-        Some(v @ toml::Value::Integer(ms)) => u64::try_from(*ms)
-            .ok()
-            .filter(|ms| *ms <= i64::MAX as u64 / 1_000_000)
-            .map(|ms| Some(Duration::from_millis(ms)))
-            .ok_or_else(|| coerce_error(key, v, "value out of range")),
-        Some(v) => Err(coerce_error(key, v, "invalid value type")),
-    }
-}
-
-/// A TOML value as Go's `%v` shows it (strings bare).
-fn go_display(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// The usage text `-h` prints, in Go's layout.
+pub fn usage() -> String {
+    options::usage("nsqlookupd", OPTIONS, &Config::default())
 }
 
 /// `nsqlookupd v1.3.0 (built w/rustc1.95.0)`.
@@ -338,5 +188,101 @@ mod tests {
         ));
         let err = parse_args(argv("--nope")).expect_err("unknown");
         assert!(err.is_usage_error());
+    }
+
+    fn error(args: &[&str]) -> String {
+        run(args).expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        assert_eq!(options::check(OPTIONS), Ok(()));
+    }
+
+    #[test]
+    fn four_syntax_forms() {
+        for args in [
+            &["-tcp-address", "1.2.3.4:5"][..],
+            &["-tcp-address=1.2.3.4:5"],
+            &["--tcp-address", "1.2.3.4:5"],
+            &["--tcp-address=1.2.3.4:5"],
+        ] {
+            let c = run(args).expect("parses");
+            assert_eq!(c.tcp_address, "1.2.3.4:5", "{args:?}");
+            assert!(c.ignored_args.is_empty());
+        }
+    }
+
+    #[test]
+    fn values_and_kinds() {
+        let c = run(&[
+            "--log-prefix",
+            "-x-",
+            "--log-level=WARN",
+            "--tombstone-lifetime=1m30s",
+            "--inactive-producer-timeout",
+            "2s",
+            "--verbose",
+            "--version=false",
+            "rest",
+            "--bogus",
+        ])
+        .expect("parses");
+        assert_eq!(c.log_prefix, "-x-");
+        assert_eq!(c.log_level, LogLevel::Warn);
+        assert_eq!(c.tombstone_lifetime, Duration::from_secs(90));
+        assert_eq!(c.inactive_producer_timeout, Duration::from_secs(2));
+        assert_eq!(
+            c.ignored_args,
+            vec!["rest".to_string(), "--bogus".to_string()]
+        );
+        let c = run(&["--http-address=a:1", "--", "--http-address=b:2"]).expect("ok");
+        assert_eq!(c.http_address, "a:1");
+        assert_eq!(c.ignored_args, vec!["--http-address=b:2".to_string()]);
+    }
+
+    #[test]
+    fn go_error_texts() {
+        assert_eq!(error(&["--bogus"]), "flag provided but not defined: -bogus");
+        assert_eq!(error(&["---x"]), "bad flag syntax: ---x");
+        assert_eq!(error(&["-=x"]), "bad flag syntax: -=x");
+        assert_eq!(
+            error(&["--tcp-address"]),
+            "flag needs an argument: -tcp-address"
+        );
+        assert_eq!(
+            error(&["--tombstone-lifetime=5"]),
+            "invalid value \"5\" for flag -tombstone-lifetime: parse error"
+        );
+        assert_eq!(
+            error(&["--log-level=nope"]),
+            "invalid value \"nope\" for flag -log-level: \
+             invalid log level 'nope' (debug, info, warn, error, fatal)"
+        );
+        assert_eq!(
+            error(&["--verbose=yes"]),
+            "invalid boolean value \"yes\" for -verbose: parse error"
+        );
+        assert!(error(&["--tombstone-lifetime=-1s"]).contains("negative"));
+    }
+
+    #[test]
+    fn help_forms() {
+        for arg in ["-h", "--help", "-help"] {
+            let argv = ["nsqlookupd".to_string(), arg.to_string()];
+            assert!(matches!(parse_args(argv), Ok(Parsed::Help(_))), "{arg}");
+        }
+    }
+
+    #[test]
+    fn usage_lists_every_flag_like_go() {
+        let text = usage();
+        let host = hostname();
+        assert!(text.starts_with(&format!(
+            "Usage of nsqlookupd:\n  -broadcast-address string\n    \taddress of this lookupd \
+             node, (default to the OS hostname) (default {host:?})\n"
+        )));
+        assert!(text.contains("\n  -verbose\n    \t[deprecated]"));
+        assert!(text.ends_with("  -version\n    \tprint version string\n"));
     }
 }

@@ -1,4 +1,4 @@
-//! Go `strconv` spellings that nsqd's flags accept: `ParseBool`, `ParseInt` with base 0
+//! Go `strconv` spellings that flags and config values accept: `ParseBool`, `ParseInt` with base 0
 //! (`0x1f`, `0o17`, `017`, `0b101`, `1_000` with a prefix) and `ParseFloat`.
 //!
 //! Only text to value; which flag or config key a value belongs to is the caller's business.
