@@ -56,8 +56,13 @@ pub fn put_sub(out: &mut BytesMut, topic: &str, channel: &str) {
 
 /// `PUB <topic>\n[size][body]`.
 pub fn put_pub(out: &mut BytesMut, topic: &str, body: &[u8]) {
-    put_line(out, &[b"PUB", topic.as_bytes()]);
-    put_body(out, body);
+    // Written out (not through `put_line`): the load generator's publish path.
+    out.reserve(4 + topic.len() + 1 + 4 + body.len());
+    out.put_slice(b"PUB ");
+    out.put_slice(topic.as_bytes());
+    out.put_u8(b'\n');
+    out.put_u32(size(body.len()));
+    out.put_slice(body);
 }
 
 /// Size of the MPUB body [`put_mpub`] writes: `[count]([size][body])*`.
@@ -93,7 +98,11 @@ pub fn put_rdy(out: &mut BytesMut, count: u64) {
 
 /// `FIN <id>\n`.
 pub fn put_fin(out: &mut BytesMut, id: &MessageId) {
-    put_line(out, &[b"FIN", id.as_bytes()]);
+    // Written out (not through `put_line`): the consumer's per-message path.
+    out.reserve(4 + 16 + 1);
+    out.put_slice(b"FIN ");
+    out.put_slice(id.as_bytes());
+    out.put_u8(b'\n');
 }
 
 /// `REQ <id> <timeout_ms>\n`.
