@@ -11,6 +11,7 @@ use crate::MAGIC_V2;
 use bytes::{BufMut, BytesMut};
 
 /// A body's length as the 4-byte size field.
+#[inline]
 fn size(len: usize) -> u32 {
     len as u32
 }
@@ -55,6 +56,7 @@ pub fn put_sub(out: &mut BytesMut, topic: &str, channel: &str) {
 }
 
 /// `PUB <topic>\n[size][body]`.
+#[inline]
 pub fn put_pub(out: &mut BytesMut, topic: &str, body: &[u8]) {
     // Written out (not through `put_line`): the load generator's publish path.
     out.reserve(4 + topic.len() + 1 + 4 + body.len());
@@ -97,6 +99,7 @@ pub fn put_rdy(out: &mut BytesMut, count: u64) {
 }
 
 /// `FIN <id>\n`.
+#[inline]
 pub fn put_fin(out: &mut BytesMut, id: &MessageId) {
     // Written out (not through `put_line`): the consumer's per-message path.
     out.reserve(4 + 16 + 1);

@@ -48,11 +48,13 @@ pub enum Frame {
     Message(Message),
 }
 
+#[inline]
 fn be_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// The size field of the frame at the start of `buf`, checked; `None` until 4 bytes.
+#[inline]
 fn frame_size(buf: &[u8], max_size: usize) -> Result<Option<usize>, FrameError> {
     if buf.len() < 4 {
         return Ok(None);
@@ -71,7 +73,9 @@ fn frame_size(buf: &[u8], max_size: usize) -> Result<Option<usize>, FrameError> 
 }
 
 /// The frame at the start of `buf` and the bytes it takes, or `None` until it is whole.
-/// `max_size` bounds the size field (type + data).
+/// `max_size` bounds the size field (type + data). Inlined across crates: it is a
+/// consumer's per-frame path.
+#[inline]
 pub fn parse_frame(
     buf: &[u8],
     max_size: usize,
