@@ -5,6 +5,7 @@
 use crate::nsq::{self, Frame};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{BufMut, Bytes, BytesMut};
+use protocol::encode;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,11 +151,13 @@ impl Readers {
         for _ in 0..opts.conns.max(1) {
             let mut buf = BytesMut::with_capacity(256 * 1024);
             let mut s = nsq::connect(addr, "reader", &mut buf).await?;
-            s.write_all(format!("SUB {} {}\n", opts.topic, opts.channel).as_bytes())
-                .await?;
+            let mut cmd = BytesMut::new();
+            encode::put_sub(&mut cmd, &opts.topic, &opts.channel);
+            s.write_all(&cmd).await?;
             nsq::expect_ok(&mut s, &mut buf).await.context("SUB")?;
-            s.write_all(format!("RDY {}\n", opts.rdy).as_bytes())
-                .await?;
+            cmd.clear();
+            encode::put_rdy(&mut cmd, opts.rdy);
+            s.write_all(&cmd).await?;
             let shared = Arc::clone(&shared);
             tasks.push(tokio::spawn(read_loop(s, buf, shared, latency_base)));
         }
@@ -269,7 +272,7 @@ async fn read_loop(
                     if attempts > 1 {
                         redelivered += 1;
                     }
-                    nsq::put_fin(&mut out, id);
+                    encode::put_fin(&mut out, &id);
                     if let (Some(now), Some(sent)) = (now_ns, body.get(..8)) {
                         let mut t = [0u8; 8];
                         t.copy_from_slice(sent);
@@ -286,7 +289,7 @@ async fn read_loop(
         })?;
         bytes::Buf::advance(&mut buf, used);
         if nop {
-            out.put_slice(b"NOP\n");
+            encode::put_nop(&mut out);
         }
         if !out.is_empty() {
             s.write_all(&out).await?;
@@ -505,7 +508,7 @@ pub async fn paced_pub(
         while sent < target {
             let now = base.elapsed().as_nanos() as u64;
             body[..8].copy_from_slice(&now.to_be_bytes());
-            nsq::put_pub(&mut out, topic, &body);
+            encode::put_pub(&mut out, topic, &body);
             sent += 1;
         }
         if !out.is_empty() {

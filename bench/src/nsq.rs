@@ -1,79 +1,41 @@
-//! The client side of protocol V2, just what the load generator needs: command encoding
-//! (IDENTIFY, SUB, RDY, PUB, MPUB, FIN, NOP) and a zero-copy scan of server frames.
+//! The client side of protocol V2 as the load generator uses it, on `protocol`'s client
+//! halves: connecting (magic + IDENTIFY), waiting for `OK`, and a zero-copy scan of the
+//! server's frames. Commands are encoded with `protocol::encode`.
 
 use anyhow::{bail, Context, Result};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use protocol::frame::{FRAME_TYPE_ERROR, FRAME_TYPE_MESSAGE, FRAME_TYPE_RESPONSE, HEARTBEAT, OK};
-use protocol::{MAGIC_V2, MESSAGE_HEADER_LEN};
+use bytes::{Bytes, BytesMut};
+use protocol::encode;
+use protocol::frame::{HEARTBEAT, OK};
+use protocol::json::identify::IdentifyRequest;
+use protocol::{FrameDecoder, FrameRef};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// One server frame, borrowed from the read buffer.
-pub enum Frame<'a> {
-    Response(&'a [u8]),
-    Error(&'a [u8]),
-    Message {
-        attempts: u16,
-        id: &'a [u8],
-        body: &'a [u8],
-    },
-}
+pub type Frame<'a> = FrameRef<'a>;
+
+/// The bench trusts the nsqd it drives: no limit on frame sizes.
+const MAX_FRAME: usize = usize::MAX;
 
 /// Calls `on` for every complete frame at the start of `buf`; returns the bytes consumed.
 pub fn scan_frames(buf: &[u8], mut on: impl FnMut(Frame<'_>) -> Result<()>) -> Result<usize> {
     let mut pos = 0;
-    while buf.len() - pos >= 8 {
-        let size = u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]);
-        let size = size as usize;
-        if size < 4 {
-            bail!("bad frame size {size}");
-        }
-        if buf.len() - pos < 4 + size {
-            break;
-        }
-        let kind = u32::from_be_bytes([buf[pos + 4], buf[pos + 5], buf[pos + 6], buf[pos + 7]]);
-        let data = &buf[pos + 8..pos + 4 + size];
-        pos += 4 + size;
-        match kind {
-            FRAME_TYPE_RESPONSE => on(Frame::Response(data))?,
-            FRAME_TYPE_ERROR => on(Frame::Error(data))?,
-            FRAME_TYPE_MESSAGE => {
-                if data.len() < MESSAGE_HEADER_LEN {
-                    bail!("short message frame ({} bytes)", data.len());
-                }
-                // [8 timestamp][2 attempts][16 id][body]
-                on(Frame::Message {
-                    attempts: u16::from_be_bytes([data[8], data[9]]),
-                    id: &data[10..26],
-                    body: &data[26..],
-                })?
-            }
-            other => bail!("unknown frame type {other}"),
-        }
+    while let Some((frame, used)) = protocol::frame_decode::parse_frame(&buf[pos..], MAX_FRAME)? {
+        pos += used;
+        on(frame)?;
     }
     Ok(pos)
 }
 
-/// Reads until one whole frame is buffered and returns it as (type, data); later bytes
-/// stay in `buf`.
-pub async fn read_frame(s: &mut TcpStream, buf: &mut BytesMut) -> Result<(u32, Bytes)> {
+/// Reads until one whole frame is buffered and returns it; later bytes stay in `buf`.
+pub async fn read_frame(s: &mut TcpStream, buf: &mut BytesMut) -> Result<protocol::Frame> {
+    let decoder = FrameDecoder::new(MAX_FRAME);
     loop {
-        if buf.len() >= 8 {
-            let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if size < 4 {
-                bail!("bad frame size {size}");
-            }
-            if buf.len() >= 4 + size {
-                let mut frame = buf.split_to(4 + size).freeze();
-                frame.advance(4);
-                let kind = frame.get_u32();
-                return Ok((kind, frame));
-            }
-            buf.reserve(4 + size - buf.len());
-        } else {
-            buf.reserve(4096);
+        if let Some(frame) = decoder.decode(buf)? {
+            return Ok(frame);
         }
+        buf.reserve(4096);
         if s.read_buf(buf).await? == 0 {
             bail!("connection closed by nsqd");
         }
@@ -83,13 +45,18 @@ pub async fn read_frame(s: &mut TcpStream, buf: &mut BytesMut) -> Result<(u32, B
 /// Reads the next response, answering heartbeats with NOP; an error frame is an error.
 pub async fn expect_ok(s: &mut TcpStream, buf: &mut BytesMut) -> Result<()> {
     loop {
-        let (kind, data) = read_frame(s, buf).await?;
-        match kind {
-            FRAME_TYPE_RESPONSE if &data[..] == HEARTBEAT => s.write_all(b"NOP\n").await?,
-            FRAME_TYPE_RESPONSE if &data[..] == OK => return Ok(()),
-            FRAME_TYPE_RESPONSE => bail!("expected OK, got {:?}", String::from_utf8_lossy(&data)),
-            FRAME_TYPE_ERROR => bail!("nsqd error: {}", String::from_utf8_lossy(&data)),
-            other => bail!("unexpected frame type {other} while waiting for OK"),
+        match read_frame(s, buf).await? {
+            protocol::Frame::Response(d) if &d[..] == HEARTBEAT => {
+                let mut nop = BytesMut::new();
+                encode::put_nop(&mut nop);
+                s.write_all(&nop).await?
+            }
+            protocol::Frame::Response(d) if &d[..] == OK => return Ok(()),
+            protocol::Frame::Response(d) => {
+                bail!("expected OK, got {:?}", String::from_utf8_lossy(&d))
+            }
+            protocol::Frame::Error(d) => bail!("nsqd error: {}", String::from_utf8_lossy(&d)),
+            protocol::Frame::Message(_) => bail!("unexpected message while waiting for OK"),
         }
     }
 }
@@ -101,52 +68,25 @@ pub async fn connect(addr: SocketAddr, client_id: &str, buf: &mut BytesMut) -> R
         .await
         .with_context(|| format!("connect {addr}"))?;
     s.set_nodelay(true)?;
-    let body = serde_json::json!({
-        "client_id": client_id,
-        "hostname": client_id,
-        "user_agent": concat!("nsq-bench/", env!("CARGO_PKG_VERSION")),
-    })
-    .to_string();
+    let body = serde_json::to_vec(&IdentifyRequest {
+        client_id: Some(client_id.to_string()),
+        hostname: Some(client_id.to_string()),
+        user_agent: Some(concat!("nsq-bench/", env!("CARGO_PKG_VERSION")).to_string()),
+        ..IdentifyRequest::default()
+    })?;
     let mut out = BytesMut::new();
-    out.put_slice(MAGIC_V2);
-    out.put_slice(b"IDENTIFY\n");
-    out.put_u32(body.len() as u32);
-    out.put_slice(body.as_bytes());
+    encode::put_magic(&mut out);
+    encode::put_identify(&mut out, &body);
     s.write_all(&out).await?;
     expect_ok(&mut s, buf).await.context("IDENTIFY")?;
     Ok(s)
 }
 
-/// `MPUB <topic>\n[size][count]([len][body])*`.
+/// `MPUB <topic>\n[size][count]([len][body])*`, built once and sent many times.
 pub fn mpub(topic: &str, bodies: &[&[u8]]) -> Bytes {
-    let payload: usize = 4 + bodies.iter().map(|b| 4 + b.len()).sum::<usize>();
-    let mut out = BytesMut::with_capacity(6 + topic.len() + 4 + payload);
-    out.put_slice(b"MPUB ");
-    out.put_slice(topic.as_bytes());
-    out.put_u8(b'\n');
-    out.put_u32(payload as u32);
-    out.put_u32(bodies.len() as u32);
-    for b in bodies {
-        out.put_u32(b.len() as u32);
-        out.put_slice(b);
-    }
+    let mut out = BytesMut::with_capacity(6 + topic.len() + 4 + encode::mpub_body_len(bodies));
+    encode::put_mpub(&mut out, topic, bodies);
     out.freeze()
-}
-
-/// `PUB <topic>\n[len][body]`.
-pub fn put_pub(out: &mut BytesMut, topic: &str, body: &[u8]) {
-    out.put_slice(b"PUB ");
-    out.put_slice(topic.as_bytes());
-    out.put_u8(b'\n');
-    out.put_u32(body.len() as u32);
-    out.put_slice(body);
-}
-
-/// `FIN <id>\n`.
-pub fn put_fin(out: &mut BytesMut, id: &[u8]) {
-    out.put_slice(b"FIN ");
-    out.put_slice(id);
-    out.put_u8(b'\n');
 }
 
 #[cfg(test)]
@@ -194,11 +134,9 @@ mod tests {
             seen.push(match f {
                 Frame::Response(d) => format!("R:{}", String::from_utf8_lossy(d)),
                 Frame::Error(d) => format!("E:{}", String::from_utf8_lossy(d)),
-                Frame::Message { attempts, id, body } => format!(
-                    "M:{attempts}:{}:{}",
-                    String::from_utf8_lossy(id),
-                    String::from_utf8_lossy(body)
-                ),
+                Frame::Message {
+                    attempts, id, body, ..
+                } => format!("M:{attempts}:{id}:{}", String::from_utf8_lossy(body)),
             });
             Ok(())
         })

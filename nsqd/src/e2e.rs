@@ -37,11 +37,7 @@ pub struct E2eLatency {
 }
 
 /// One percentile for `/stats`: quantile and value in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Percentile {
-    pub quantile: f64,
-    pub value: f64,
-}
+pub use protocol::json::nsqd::Percentile;
 
 impl E2eLatency {
     pub fn new(window: Duration) -> E2eLatency {

@@ -16,6 +16,7 @@ pub use daemon::logging;
 pub mod lookup;
 pub mod metadata;
 pub mod queue;
+pub mod stats;
 pub mod statsd;
 pub mod tcp;
 pub mod tls;

@@ -5,8 +5,9 @@
 //! lookupd which channels a new topic has elsewhere in the cluster (`/channels`).
 
 use crate::broker::Nsqd;
+use bytes::{Bytes, BytesMut};
+use protocol::json::lookupd::{Channels, Identify};
 use protocol::lookup;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -38,23 +39,6 @@ impl Event {
             Event::Unregister(t, c) => lookup::unregister(t, c.as_deref()),
         }
     }
-}
-
-#[derive(Serialize)]
-struct IdentifyBody<'a> {
-    broadcast_address: &'a str,
-    hostname: &'a str,
-    http_port: u16,
-    tcp_port: u16,
-    version: &'a str,
-}
-
-#[derive(Deserialize)]
-struct IdentifyReply {
-    #[serde(default)]
-    broadcast_address: String,
-    #[serde(default)]
-    http_port: u16,
 }
 
 struct Peer {
@@ -168,26 +152,29 @@ impl PeerTask {
         let Some(ctx) = self.ctx.upgrade() else {
             return Ok(());
         };
-        let body = serde_json::to_vec(&IdentifyBody {
-            broadcast_address: &ctx.config.broadcast_address,
-            hostname: &crate::config::hostname(),
+        let body = serde_json::to_vec(&Identify {
+            broadcast_address: ctx.config.broadcast_address.clone(),
+            hostname: crate::config::hostname(),
             http_port: ctx.broadcast_http_port(),
             tcp_port: ctx.broadcast_tcp_port(),
-            version: crate::VERSION,
+            version: crate::VERSION.to_string(),
         })?;
-        let mut msg = protocol::MAGIC_V1.to_vec();
+        let mut msg = lookup::MAGIC_V1.to_vec();
         msg.extend_from_slice(&lookup::identify(&body));
-        let reply = exchange(&mut stream, &msg, ctx.decoder_limits.max_body_size).await?;
-        if reply == b"E_INVALID" {
+        let mut buf = BytesMut::new();
+        let max = ctx.decoder_limits.max_body_size;
+        let reply = exchange(&mut stream, &mut buf, &msg, max).await?;
+        if &reply[..] == b"E_INVALID" {
             anyhow::bail!("lookupd refused IDENTIFY");
         }
-        let info: IdentifyReply = serde_json::from_slice(&reply)?;
+        // The reply describes the lookupd; only its HTTP address is used.
+        let info: Identify = serde_json::from_slice(&reply)?;
         if !info.broadcast_address.is_empty() && info.http_port != 0 {
             *crate::lock(&self.http_addr) =
                 Some(format!("{}:{}", info.broadcast_address, info.http_port));
         }
         for event in registrations(&ctx) {
-            self.send(&mut stream, &event, &ctx).await?;
+            self.send(&mut stream, &mut buf, &event, &ctx).await?;
         }
         drop(ctx);
         let mut ping =
@@ -200,12 +187,12 @@ impl PeerTask {
                         anyhow::bail!("too many pending registrations; reconnecting");
                     }
                     let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
-                    self.send(&mut stream, &ev, &ctx).await?;
+                    self.send(&mut stream, &mut buf, &ev, &ctx).await?;
                 }
                 _ = ping.tick() => {
                     let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
-                    let reply = exchange(&mut stream, lookup::PING, ctx.decoder_limits.max_body_size).await?;
-                    if reply != b"OK" {
+                    let reply = exchange(&mut stream, &mut buf, lookup::PING, ctx.decoder_limits.max_body_size).await?;
+                    if &reply[..] != lookup::OK {
                         anyhow::bail!("PING answered {}", String::from_utf8_lossy(&reply));
                     }
                 }
@@ -213,13 +200,19 @@ impl PeerTask {
         }
     }
 
-    async fn send(&self, stream: &mut TcpStream, ev: &Event, ctx: &Nsqd) -> anyhow::Result<()> {
+    async fn send(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut BytesMut,
+        ev: &Event,
+        ctx: &Nsqd,
+    ) -> anyhow::Result<()> {
         let cmd = ev.command();
         let shown = String::from_utf8_lossy(&cmd);
         let shown = shown.trim_end();
         debug!(lookupd = %self.addr, command = %shown, "LOOKUP: sending");
-        let reply = exchange(stream, &cmd, ctx.decoder_limits.max_body_size).await?;
-        if reply != lookup::OK {
+        let reply = exchange(stream, buf, &cmd, ctx.decoder_limits.max_body_size).await?;
+        if &reply[..] != lookup::OK {
             anyhow::bail!("{shown} answered {}", String::from_utf8_lossy(&reply));
         }
         Ok(())
@@ -242,18 +235,23 @@ fn registrations(ctx: &Nsqd) -> Vec<Event> {
     out
 }
 
-/// Write `msg`, read one `[4-byte size][data]` response; each step within `IO_TIMEOUT`.
-async fn exchange(stream: &mut TcpStream, msg: &[u8], max_size: i64) -> anyhow::Result<Vec<u8>> {
+/// Write `msg`, read one `[4-byte size][data]` response (at most `max_size` bytes of
+/// data) through `buf`; the write and each read within `IO_TIMEOUT`.
+async fn exchange(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    msg: &[u8],
+    max_size: i64,
+) -> anyhow::Result<Bytes> {
     timeout(IO_TIMEOUT, stream.write_all(msg)).await??;
-    let mut size = [0u8; 4];
-    timeout(IO_TIMEOUT, stream.read_exact(&mut size)).await??;
-    let n = i32::from_be_bytes(size);
-    if n < 0 || i64::from(n) > max_size {
-        anyhow::bail!("bad response size {n}");
+    loop {
+        if let Some(data) = lookup::read_response_limited(buf, max_size)? {
+            return Ok(data);
+        }
+        if timeout(IO_TIMEOUT, stream.read_buf(buf)).await?? == 0 {
+            anyhow::bail!("connection closed by lookupd");
+        }
     }
-    let mut data = vec![0u8; n as usize];
-    timeout(IO_TIMEOUT, stream.read_exact(&mut data)).await??;
-    Ok(data)
 }
 
 /// The channels `topic` has on the given lookupds (union), for pre-creating them on a new
@@ -283,11 +281,6 @@ pub async fn channels_for_topic(
     out
 }
 
-#[derive(Deserialize)]
-struct ChannelsReply {
-    channels: Option<Vec<String>>,
-}
-
 /// `GET /channels?topic=` on one lookupd.
 async fn http_get_channels(
     addr: &str,
@@ -306,8 +299,8 @@ async fn http_get_channels(
     let value: serde_json::Value = serde_json::from_slice(&reply.body)?;
     // Pre-1.0 lookupds wrap the reply in {"status_code","data"}.
     let inner = value.get("data").cloned().unwrap_or(value);
-    let reply: ChannelsReply = serde_json::from_value(inner)?;
-    Ok(reply.channels.unwrap_or_default())
+    let reply: Channels = serde_json::from_value(inner)?;
+    Ok(reply.channels)
 }
 
 #[cfg(test)]
@@ -328,22 +321,6 @@ mod tests {
         assert_eq!(
             Event::Unregister("t".into(), None).command(),
             b"UNREGISTER t\n"
-        );
-    }
-
-    #[test]
-    fn identify_body_keys_are_sorted() {
-        let b = serde_json::to_string(&IdentifyBody {
-            broadcast_address: "h",
-            hostname: "h",
-            http_port: 1,
-            tcp_port: 2,
-            version: "1.3.0",
-        })
-        .expect("json");
-        assert_eq!(
-            b,
-            r#"{"broadcast_address":"h","hostname":"h","http_port":1,"tcp_port":2,"version":"1.3.0"}"#
         );
     }
 }

@@ -142,7 +142,7 @@ fn render(
     }
     if mem {
         // Go runtime figures; resident memory stands in for the heap, the rest are 0.
-        let rss = crate::http::stats::resident_bytes();
+        let rss = crate::stats::resident_bytes();
         for (k, v) in [
             ("mem.heap_objects", 0),
             ("mem.heap_idle_bytes", 0),

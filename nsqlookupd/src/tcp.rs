@@ -8,8 +8,8 @@ use crate::identify;
 use crate::registry::{PeerInfo, Registration};
 use crate::server::{unix_nanos, Lookupd};
 use bytes::{Bytes, BytesMut};
+use protocol::json::lookupd::Identify;
 use protocol::lookup::{self, Command, LookupError, MAGIC_V1};
-use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,16 +63,6 @@ struct Session {
     remote: String,
     peer: Option<Arc<PeerInfo>>,
     buf: BytesMut,
-}
-
-/// The IDENTIFY reply, keys in Go's (alphabetical map) order.
-#[derive(Serialize)]
-struct IdentifyReply<'a> {
-    broadcast_address: &'a str,
-    hostname: &'a str,
-    http_port: u16,
-    tcp_port: u16,
-    version: &'static str,
 }
 
 impl Session {
@@ -226,12 +216,13 @@ impl Session {
         }
         self.peer = Some(peer);
         let ctx = &self.ctx;
-        let reply = IdentifyReply {
-            broadcast_address: &ctx.config.broadcast_address,
-            hostname: &ctx.hostname,
+        // Keys in Go's (alphabetical map) order.
+        let reply = Identify {
+            broadcast_address: ctx.config.broadcast_address.clone(),
+            hostname: ctx.hostname.clone(),
             http_port: ctx.http_addr.port(),
             tcp_port: ctx.tcp_addr.port(),
-            version: crate::VERSION,
+            version: crate::VERSION.to_string(),
         };
         // Serializing plain strings and numbers cannot fail; the reference answers OK if
         // it ever did.

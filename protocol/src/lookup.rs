@@ -1,13 +1,14 @@
-//! nsqlookupd's V1 TCP protocol as pure bytes (nsqlookupd.md §1): the `"  V1"` magic,
+//! nsqlookupd's V1 TCP protocol as pure bytes, as Go nsqlookupd v1.3.0 speaks it: the `"  V1"` magic,
 //! command lines (trimmed like Go's `strings.TrimSpace`, split on single spaces), the
 //! IDENTIFY body (4-byte big-endian signed size + JSON), and responses, which are
 //! length-prefixed only (`[u32 size][data]`, no frame type). Errors carry the reference's
 //! exact texts; every error of this protocol closes the connection.
 //!
 //! Server side: [`read_line`], [`Command::parse`], [`read_body`], [`topic_channel`],
-//! [`response`]. Client side (what nsqd sends): [`identify`], [`register`],
-//! [`unregister`], [`PING`], [`read_response`]. Decoding the IDENTIFY JSON and acting on
-//! commands is nsqlookupd's job; no sockets here.
+//! [`response`]. Client side (what nsqd sends): [`MAGIC_V1`], [`identify`], [`register`],
+//! [`unregister`], [`PING`], [`read_response`] / [`read_response_limited`]. The IDENTIFY
+//! JSON is `json::lookupd::Identify`; acting on commands is nsqlookupd's job; no sockets
+//! here.
 
 use crate::error::ErrorCode;
 use crate::names;
@@ -253,6 +254,35 @@ pub fn read_response(buf: &mut BytesMut) -> Option<Bytes> {
     Some(buf.split_to(size).freeze())
 }
 
+/// A response size field that is negative (read as a signed 32-bit number) or above the
+/// client's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("bad response size {0}")]
+pub struct BadResponseSize(pub i32);
+
+/// Client side: takes one response's data off `buf`; `Ok(None)` (nothing consumed) until
+/// complete. The size is checked as soon as it is read, before the data is buffered.
+pub fn read_response_limited(
+    buf: &mut BytesMut,
+    max_size: i64,
+) -> Result<Option<Bytes>, BadResponseSize> {
+    let Some(size) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes([size[0], size[1], size[2], size[3]]);
+    if size < 0 || i64::from(size) > max_size {
+        return Err(BadResponseSize(size));
+    }
+    // Non-negative, so it fits in usize.
+    let size = size as usize;
+    if buf.len() < 4 + size {
+        buf.reserve(4 + size - buf.len());
+        return Ok(None);
+    }
+    buf.advance(4);
+    Ok(Some(buf.split_to(size).freeze()))
+}
+
 /// Client side: `IDENTIFY\n` + size + `json`.
 pub fn identify(json: &[u8]) -> Vec<u8> {
     let mut out = b"IDENTIFY\n".to_vec();
@@ -468,5 +498,70 @@ mod tests {
         assert_eq!(register("t", Some("c")), b"REGISTER t c\n");
         assert_eq!(unregister("t", None), b"UNREGISTER t\n");
         assert_eq!(identify(b"{}"), b"IDENTIFY\n\0\0\0\x02{}");
+    }
+
+    #[test]
+    fn limited_responses_at_every_split() {
+        let mut wire = response(b"OK");
+        wire.extend_from_slice(&response(br#"{"tcp_port":4160}"#));
+        for cut in 0..=wire.len() {
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut got = Vec::new();
+            while let Some(r) = read_response_limited(&mut buf, 100).expect("valid") {
+                got.push(r);
+            }
+            buf.extend_from_slice(&wire[cut..]);
+            while let Some(r) = read_response_limited(&mut buf, 100).expect("valid") {
+                got.push(r);
+            }
+            assert_eq!(got, [&b"OK"[..], br#"{"tcp_port":4160}"#]);
+        }
+        let mut big = BytesMut::from(&101u32.to_be_bytes()[..]);
+        assert_eq!(
+            read_response_limited(&mut big, 100),
+            Err(BadResponseSize(101))
+        );
+        let mut neg = BytesMut::from(&(-1i32).to_be_bytes()[..]);
+        let err = read_response_limited(&mut neg, 100).expect_err("negative");
+        assert_eq!(err.to_string(), "bad response size -1");
+    }
+
+    /// What nsqd sends, read back by the server half: magic, IDENTIFY with its body,
+    /// REGISTER / UNREGISTER with and without a channel, PING.
+    #[test]
+    fn client_commands_round_trip_through_the_server_half() {
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(MAGIC_V1);
+        wire.extend_from_slice(&identify(br#"{"tcp_port":1}"#));
+        wire.extend_from_slice(&register("t", Some("c")));
+        wire.extend_from_slice(&register("t", None));
+        wire.extend_from_slice(&unregister("t", Some("c")));
+        wire.extend_from_slice(&unregister("t", None));
+        wire.extend_from_slice(PING);
+        assert_eq!(&wire.split_to(4)[..], MAGIC_V1);
+        let line = read_line(&mut wire).expect("line").expect("whole");
+        assert_eq!(Command::parse(&line), Command::Identify);
+        let body = read_body(&mut wire).expect("body").expect("whole");
+        assert_eq!(&body[..], br#"{"tcp_port":1}"#);
+        let mut seen = Vec::new();
+        while let Some(line) = read_line(&mut wire).expect("line") {
+            seen.push(match Command::parse(&line) {
+                Command::Register(p) => ("REGISTER", topic_channel("REGISTER", &p)),
+                Command::Unregister(p) => ("UNREGISTER", topic_channel("UNREGISTER", &p)),
+                Command::Ping => ("PING", Ok((String::new(), None))),
+                other => panic!("unexpected {other:?}"),
+            });
+        }
+        let tc = |c: Option<&str>| Ok(("t".to_string(), c.map(String::from)));
+        assert_eq!(
+            seen,
+            [
+                ("REGISTER", tc(Some("c"))),
+                ("REGISTER", tc(None)),
+                ("UNREGISTER", tc(Some("c"))),
+                ("UNREGISTER", tc(None)),
+                ("PING", Ok((String::new(), None))),
+            ]
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! nsqlookupd under test: which binary (`$NSQLOOKUPD_BIN`, else `nsqlookupd` beside the
 //! test executable; point it at `tests/reference/bin/nsqlookupd` to check the suite
-//! against Go), starting it on port 0, and a blocking V1 TCP client speaking as nsqd does:
-//! `"  V1"`, command lines, length-prefixed responses.
+//! against Go), starting it on port 0, and a blocking V1 TCP client speaking as nsqd does
+//! (`"  V1"`, command lines, length-prefixed responses), its bytes from `protocol::lookup`.
 
+use bytes::BytesMut;
+use protocol::lookup;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -47,13 +49,15 @@ pub fn identify_body(broadcast: &str, tcp_port: u16, http_port: u16) -> serde_js
 /// A V1 connection.
 pub struct LookupClient {
     stream: TcpStream,
+    /// Bytes read but not yet taken as a response.
+    buf: BytesMut,
 }
 
 impl LookupClient {
     /// Connects and sends the `"  V1"` magic.
     pub fn connect(addr: SocketAddr) -> LookupClient {
         let mut c = LookupClient::connect_raw(addr);
-        c.send(b"  V1");
+        c.send(lookup::MAGIC_V1);
         c
     }
 
@@ -64,7 +68,10 @@ impl LookupClient {
             .set_read_timeout(Some(READ_TIMEOUT))
             .expect("set read timeout");
         stream.set_nodelay(true).expect("nodelay");
-        LookupClient { stream }
+        LookupClient {
+            stream,
+            buf: BytesMut::new(),
+        }
     }
 
     /// The client's address: the peer id nsqlookupd shows as `remote_address`.
@@ -89,10 +96,7 @@ impl LookupClient {
     }
 
     pub fn identify_raw(&mut self, body: &[u8]) -> Vec<u8> {
-        let mut out = b"IDENTIFY\n".to_vec();
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(body);
-        self.send(&out);
+        self.send(&lookup::identify(body));
         self.read_response()
     }
 
@@ -110,25 +114,18 @@ impl LookupClient {
 
     /// `REGISTER topic [channel]`, requiring `OK`.
     pub fn register(&mut self, topic: &str, channel: Option<&str>) {
-        self.command_ok("REGISTER", topic, channel);
+        self.send(&lookup::register(topic, channel));
+        self.expect_ok();
     }
 
     /// `UNREGISTER topic [channel]`, requiring `OK`.
     pub fn unregister(&mut self, topic: &str, channel: Option<&str>) {
-        self.command_ok("UNREGISTER", topic, channel);
-    }
-
-    fn command_ok(&mut self, word: &str, topic: &str, channel: Option<&str>) {
-        let line = match channel {
-            Some(c) => format!("{word} {topic} {c}\n"),
-            None => format!("{word} {topic}\n"),
-        };
-        self.send(line.as_bytes());
+        self.send(&lookup::unregister(topic, channel));
         self.expect_ok();
     }
 
     pub fn ping(&mut self) {
-        self.send(b"PING\n");
+        self.send(lookup::PING);
         self.expect_ok();
     }
 
@@ -143,18 +140,17 @@ impl LookupClient {
 
     /// The next response, `Ok(None)` if the connection closed cleanly before one began.
     pub fn try_read_response(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut size = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            match self.stream.read(&mut size[got..])? {
-                0 if got == 0 => return Ok(None),
+        loop {
+            if let Some(data) = lookup::read_response(&mut self.buf) {
+                return Ok(Some(data.to_vec()));
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk)? {
+                0 if self.buf.is_empty() => return Ok(None),
                 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => got += n,
+                n => self.buf.extend_from_slice(&chunk[..n]),
             }
         }
-        let mut data = vec![0u8; u32::from_be_bytes(size) as usize];
-        self.stream.read_exact(&mut data)?;
-        Ok(Some(data))
     }
 
     #[track_caller]
@@ -174,6 +170,10 @@ impl LookupClient {
     /// Requires end of stream (or a reset) with no further data.
     #[track_caller]
     pub fn expect_closed(&mut self) {
+        assert!(
+            self.buf.is_empty(),
+            "expected the connection to close, got data"
+        );
         let mut byte = [0u8; 1];
         match self.stream.read(&mut byte) {
             Ok(0) => {}

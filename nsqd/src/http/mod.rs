@@ -178,32 +178,21 @@ async fn ping(State(ctx): Ctx) -> Response {
     }
 }
 
-#[derive(serde::Serialize)]
-struct InfoBody<'a> {
-    version: &'a str,
-    broadcast_address: &'a str,
-    hostname: String,
-    http_port: i32,
-    tcp_port: i32,
-    start_time: i64,
-    max_heartbeat_interval: u128,
-    max_output_buffer_size: i64,
-    max_output_buffer_timeout: u128,
-    max_deflate_level: i64,
-}
-
 async fn info(State(ctx): Ctx) -> ApiResult {
     let c = &ctx.config;
-    let body = InfoBody {
-        version: crate::VERSION,
-        broadcast_address: &c.broadcast_address,
+    // Durations in nanoseconds, as Go's `time.Duration` encodes (flag values are far
+    // below the i64 limit).
+    let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    let body = protocol::json::nsqd::Info {
+        version: crate::VERSION.to_string(),
+        broadcast_address: c.broadcast_address.clone(),
         hostname: crate::config::hostname(),
         http_port: ctx.http_addr.as_ref().map_or(0, Bound::info_port),
         tcp_port: ctx.tcp_addr.info_port(),
         start_time: ctx.start_time,
-        max_heartbeat_interval: c.max_heartbeat_interval.as_nanos(),
+        max_heartbeat_interval: nanos(c.max_heartbeat_interval),
         max_output_buffer_size: c.max_output_buffer_size,
-        max_output_buffer_timeout: c.max_output_buffer_timeout.as_nanos(),
+        max_output_buffer_timeout: nanos(c.max_output_buffer_timeout),
         max_deflate_level: i64::from(c.max_deflate_level),
     };
     json(&body)

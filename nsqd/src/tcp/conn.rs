@@ -12,11 +12,12 @@ use crate::auth::{self, AuthState};
 use crate::broker::Nsqd;
 use crate::channel::{Channel, ChannelError};
 use crate::client::{ClientShared, Peer, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
-use crate::tcp::compress::Codec;
-use crate::tcp::identify::{IdentifyRequest, IdentifyResponse, Negotiated};
+use crate::tcp::identify::{self, Negotiated};
 use crate::tcp::transport::Transport;
 use crate::topic::{Topic, TopicError};
 use bytes::{Bytes, BytesMut};
+use protocol::compress::Codec;
+use protocol::json::identify::IdentifyRequest;
 use protocol::{
     frame, Command, CommandName, DecodeError, Decoder, ErrorCode, Message, ProtocolError,
 };
@@ -365,7 +366,7 @@ impl Conn {
             }
         }
         let limits = &self.ctx.identify_limits;
-        let mut negotiated = req.negotiate(limits)?;
+        let mut negotiated = identify::negotiate(&req, limits)?;
         if matches!(self.stream, Transport::Unix(_)) {
             // TLS is offered on TCP only.
             negotiated.tls = false;
@@ -379,7 +380,7 @@ impl Conn {
             self.settings = negotiated;
             return Ok(());
         }
-        let resp = IdentifyResponse::new(&negotiated, limits);
+        let resp = identify::response(&negotiated, limits);
         let json = serde_json::to_vec(&resp).map_err(|e| {
             ProtocolError::new(ErrorCode::IdentifyFailed, format!("IDENTIFY failed {e}"))
         })?;

@@ -1,10 +1,9 @@
-//! IDENTIFY: decoding the client's JSON the way Go's encoding/json does (keys matched
-//! case-insensitively, unknown keys ignored, `null` = zero value, wrong types rejected),
-//! validating each setting against the server's limits, and the feature-negotiation reply.
+//! IDENTIFY negotiation: each setting of the client's request (decoded by
+//! `protocol::json::identify`) checked against the server's limits, the settings that
+//! result, and the feature-negotiation reply built from them.
 
+use protocol::json::identify::{IdentifyRequest, IdentifyResponse};
 use protocol::{ErrorCode, ProtocolError};
-use serde::Serialize;
-use serde_json::Value;
 use std::time::Duration;
 
 /// The server limits IDENTIFY is checked against.
@@ -27,24 +26,6 @@ pub struct IdentifyLimits {
     pub auth_required: bool,
 }
 
-/// The fields of an IDENTIFY body.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct IdentifyRequest {
-    pub client_id: Option<String>,
-    pub hostname: Option<String>,
-    pub user_agent: Option<String>,
-    pub feature_negotiation: bool,
-    pub heartbeat_interval: i64,
-    pub output_buffer_size: i64,
-    pub output_buffer_timeout: i64,
-    pub tls_v1: bool,
-    pub snappy: bool,
-    pub deflate: bool,
-    pub deflate_level: i64,
-    pub sample_rate: i64,
-    pub msg_timeout: i64,
-}
-
 /// The settings a valid IDENTIFY results in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Negotiated {
@@ -61,176 +42,91 @@ pub struct Negotiated {
     pub deflate_level: i64,
 }
 
-fn decode_error() -> ProtocolError {
-    ProtocolError::new(ErrorCode::BadBody, "IDENTIFY failed to decode JSON body")
-}
-
 fn bad(desc: String) -> ProtocolError {
     ProtocolError::new(ErrorCode::BadBody, format!("IDENTIFY {desc}"))
 }
 
-fn as_string(v: &Value) -> Result<Option<String>, ProtocolError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(decode_error()),
+/// Validate a request against the limits (reference order: heartbeat, output buffer timeout
+/// then size, sample rate, msg timeout) and compute the negotiated features.
+pub fn negotiate(req: &IdentifyRequest, l: &IdentifyLimits) -> Result<Negotiated, ProtocolError> {
+    let ms = |d: Duration| d.as_millis() as i64;
+    let heartbeat = match req.heartbeat_interval {
+        -1 => None,
+        0 => Some(l.default_heartbeat),
+        v if v >= 1000 && v <= ms(l.max_heartbeat_interval) => {
+            Some(Duration::from_millis(v as u64))
+        }
+        v => return Err(bad(format!("heartbeat interval ({v}) is invalid"))),
+    };
+    let mut output_buffer_timeout = match req.output_buffer_timeout {
+        -1 => Duration::ZERO,
+        0 => l.default_output_buffer_timeout,
+        v if v >= ms(l.min_output_buffer_timeout) && v <= ms(l.max_output_buffer_timeout) => {
+            Duration::from_millis(v as u64)
+        }
+        v => return Err(bad(format!("output buffer timeout ({v}) is invalid"))),
+    };
+    let output_buffer_size = match req.output_buffer_size {
+        -1 => {
+            output_buffer_timeout = Duration::ZERO;
+            1
+        }
+        0 => l.default_output_buffer_size,
+        v if v >= 64 && v <= l.max_output_buffer_size as i64 => v as usize,
+        v => return Err(bad(format!("output buffer size ({v}) is invalid"))),
+    };
+    if !(0..=99).contains(&req.sample_rate) {
+        return Err(bad(format!("sample rate ({}) is invalid", req.sample_rate)));
     }
+    let msg_timeout = match req.msg_timeout {
+        0 => l.default_msg_timeout,
+        v if v >= 1000 && v <= ms(l.max_msg_timeout) => Duration::from_millis(v as u64),
+        v => return Err(bad(format!("msg timeout ({v}) is invalid"))),
+    };
+    let fneg = req.feature_negotiation;
+    let tls = fneg && l.tls_available && req.tls_v1;
+    let deflate = fneg && l.deflate && req.deflate;
+    let snappy = fneg && l.snappy && req.snappy;
+    let mut deflate_level = 6;
+    if deflate && req.deflate_level > 0 {
+        deflate_level = req.deflate_level;
+    }
+    deflate_level = deflate_level.min(l.max_deflate_level);
+    if deflate && snappy {
+        return Err(ProtocolError::new(
+            ErrorCode::IdentifyFailed,
+            "cannot enable both deflate and snappy compression",
+        ));
+    }
+    Ok(Negotiated {
+        heartbeat,
+        output_buffer_size,
+        output_buffer_timeout,
+        sample_rate: req.sample_rate as u8,
+        msg_timeout,
+        tls,
+        snappy,
+        deflate,
+        deflate_level,
+    })
 }
 
-fn as_bool(v: &Value) -> Result<bool, ProtocolError> {
-    match v {
-        Value::Null => Ok(false),
-        Value::Bool(b) => Ok(*b),
-        _ => Err(decode_error()),
-    }
-}
-
-fn as_int(v: &Value, bits32: bool) -> Result<i64, ProtocolError> {
-    match v {
-        Value::Null => Ok(0),
-        Value::Number(n) => {
-            let i = n.as_i64().ok_or_else(decode_error)?;
-            if bits32 && i32::try_from(i).is_err() {
-                return Err(decode_error());
-            }
-            Ok(i)
-        }
-        _ => Err(decode_error()),
-    }
-}
-
-impl IdentifyRequest {
-    pub fn parse(body: &[u8]) -> Result<IdentifyRequest, ProtocolError> {
-        let v: Value = serde_json::from_slice(body).map_err(|_| decode_error())?;
-        let Value::Object(map) = v else {
-            return Err(decode_error());
-        };
-        let mut r = IdentifyRequest::default();
-        for (k, v) in &map {
-            match k.to_ascii_lowercase().as_str() {
-                "client_id" => r.client_id = as_string(v)?,
-                "hostname" => r.hostname = as_string(v)?,
-                "user_agent" => r.user_agent = as_string(v)?,
-                "feature_negotiation" => r.feature_negotiation = as_bool(v)?,
-                "heartbeat_interval" => r.heartbeat_interval = as_int(v, false)?,
-                "output_buffer_size" => r.output_buffer_size = as_int(v, false)?,
-                "output_buffer_timeout" => r.output_buffer_timeout = as_int(v, false)?,
-                "tls_v1" => r.tls_v1 = as_bool(v)?,
-                "snappy" => r.snappy = as_bool(v)?,
-                "deflate" => r.deflate = as_bool(v)?,
-                "deflate_level" => r.deflate_level = as_int(v, false)?,
-                "sample_rate" => r.sample_rate = as_int(v, true)?,
-                "msg_timeout" => r.msg_timeout = as_int(v, false)?,
-                _ => {}
-            }
-        }
-        Ok(r)
-    }
-
-    /// Validate against the limits (reference order: heartbeat, output buffer timeout then
-    /// size, sample rate, msg timeout) and compute the negotiated features.
-    pub fn negotiate(&self, l: &IdentifyLimits) -> Result<Negotiated, ProtocolError> {
-        let ms = |d: Duration| d.as_millis() as i64;
-        let heartbeat = match self.heartbeat_interval {
-            -1 => None,
-            0 => Some(l.default_heartbeat),
-            v if v >= 1000 && v <= ms(l.max_heartbeat_interval) => {
-                Some(Duration::from_millis(v as u64))
-            }
-            v => return Err(bad(format!("heartbeat interval ({v}) is invalid"))),
-        };
-        let mut output_buffer_timeout = match self.output_buffer_timeout {
-            -1 => Duration::ZERO,
-            0 => l.default_output_buffer_timeout,
-            v if v >= ms(l.min_output_buffer_timeout) && v <= ms(l.max_output_buffer_timeout) => {
-                Duration::from_millis(v as u64)
-            }
-            v => return Err(bad(format!("output buffer timeout ({v}) is invalid"))),
-        };
-        let output_buffer_size = match self.output_buffer_size {
-            -1 => {
-                output_buffer_timeout = Duration::ZERO;
-                1
-            }
-            0 => l.default_output_buffer_size,
-            v if v >= 64 && v <= l.max_output_buffer_size as i64 => v as usize,
-            v => return Err(bad(format!("output buffer size ({v}) is invalid"))),
-        };
-        if !(0..=99).contains(&self.sample_rate) {
-            return Err(bad(format!(
-                "sample rate ({}) is invalid",
-                self.sample_rate
-            )));
-        }
-        let msg_timeout = match self.msg_timeout {
-            0 => l.default_msg_timeout,
-            v if v >= 1000 && v <= ms(l.max_msg_timeout) => Duration::from_millis(v as u64),
-            v => return Err(bad(format!("msg timeout ({v}) is invalid"))),
-        };
-        let fneg = self.feature_negotiation;
-        let tls = fneg && l.tls_available && self.tls_v1;
-        let deflate = fneg && l.deflate && self.deflate;
-        let snappy = fneg && l.snappy && self.snappy;
-        let mut deflate_level = 6;
-        if deflate && self.deflate_level > 0 {
-            deflate_level = self.deflate_level;
-        }
-        deflate_level = deflate_level.min(l.max_deflate_level);
-        if deflate && snappy {
-            return Err(ProtocolError::new(
-                ErrorCode::IdentifyFailed,
-                "cannot enable both deflate and snappy compression",
-            ));
-        }
-        Ok(Negotiated {
-            heartbeat,
-            output_buffer_size,
-            output_buffer_timeout,
-            sample_rate: self.sample_rate as u8,
-            msg_timeout,
-            tls,
-            snappy,
-            deflate,
-            deflate_level,
-        })
-    }
-}
-
-/// The feature-negotiation reply, keys in the reference's order (v1.3.0 release).
-#[derive(Debug, Serialize)]
-pub struct IdentifyResponse {
-    pub max_rdy_count: u64,
-    pub version: &'static str,
-    pub max_msg_timeout: u64,
-    pub msg_timeout: u64,
-    pub tls_v1: bool,
-    pub deflate: bool,
-    pub deflate_level: i64,
-    pub max_deflate_level: i64,
-    pub snappy: bool,
-    pub sample_rate: u8,
-    pub auth_required: bool,
-    pub output_buffer_size: usize,
-    pub output_buffer_timeout: u64,
-}
-
-impl IdentifyResponse {
-    pub fn new(n: &Negotiated, l: &IdentifyLimits) -> IdentifyResponse {
-        IdentifyResponse {
-            max_rdy_count: l.max_rdy_count,
-            version: crate::VERSION,
-            max_msg_timeout: l.max_msg_timeout.as_millis() as u64,
-            msg_timeout: n.msg_timeout.as_millis() as u64,
-            tls_v1: n.tls,
-            deflate: n.deflate,
-            deflate_level: n.deflate_level,
-            max_deflate_level: l.max_deflate_level,
-            snappy: n.snappy,
-            sample_rate: n.sample_rate,
-            auth_required: l.auth_required,
-            output_buffer_size: n.output_buffer_size,
-            output_buffer_timeout: n.output_buffer_timeout.as_millis() as u64,
-        }
+/// The feature-negotiation reply for the settings `n` under the limits `l`.
+pub fn response(n: &Negotiated, l: &IdentifyLimits) -> IdentifyResponse {
+    IdentifyResponse {
+        max_rdy_count: l.max_rdy_count,
+        version: crate::VERSION.to_string(),
+        max_msg_timeout: l.max_msg_timeout.as_millis() as u64,
+        msg_timeout: n.msg_timeout.as_millis() as u64,
+        tls_v1: n.tls,
+        deflate: n.deflate,
+        deflate_level: n.deflate_level,
+        max_deflate_level: l.max_deflate_level,
+        snappy: n.snappy,
+        sample_rate: n.sample_rate,
+        auth_required: l.auth_required,
+        output_buffer_size: n.output_buffer_size,
+        output_buffer_timeout: n.output_buffer_timeout.as_millis() as u64,
     }
 }
 
@@ -259,32 +155,10 @@ mod tests {
     }
 
     fn err(json: &str) -> String {
-        match IdentifyRequest::parse(json.as_bytes()).and_then(|r| r.negotiate(&limits())) {
+        match IdentifyRequest::parse(json.as_bytes()).and_then(|r| negotiate(&r, &limits())) {
             Err(e) => e.frame_text(),
             Ok(n) => panic!("expected error, got {n:?}"),
         }
-    }
-
-    #[test]
-    fn decoding_like_go() {
-        let r = IdentifyRequest::parse(br#"{"CLIENT_ID":"a","short_id":"x","long_id":"y","hostname":null,"heartbeat_interval":1000}"#)
-            .expect("parses");
-        assert_eq!(r.client_id.as_deref(), Some("a"));
-        assert_eq!(r.hostname, None);
-        assert_eq!(r.heartbeat_interval, 1000);
-        assert_eq!(err("[1]"), "E_BAD_BODY IDENTIFY failed to decode JSON body");
-        assert_eq!(
-            err("nope"),
-            "E_BAD_BODY IDENTIFY failed to decode JSON body"
-        );
-        assert_eq!(
-            err(r#"{"heartbeat_interval":1.5}"#),
-            "E_BAD_BODY IDENTIFY failed to decode JSON body"
-        );
-        assert_eq!(
-            err(r#"{"heartbeat_interval":"1"}"#),
-            "E_BAD_BODY IDENTIFY failed to decode JSON body"
-        );
     }
 
     #[test]
@@ -322,7 +196,7 @@ mod tests {
     #[test]
     fn negotiation() {
         let n = IdentifyRequest::parse(br#"{"heartbeat_interval":-1,"output_buffer_size":-1,"output_buffer_timeout":100,"deflate":true,"deflate_level":9}"#)
-            .and_then(|r| r.negotiate(&limits()))
+            .and_then(|r| negotiate(&r, &limits()))
             .expect("valid");
         assert_eq!(n.heartbeat, None);
         assert_eq!(n.output_buffer_size, 1);
@@ -332,7 +206,7 @@ mod tests {
         let n = IdentifyRequest::parse(
             br#"{"feature_negotiation":true,"deflate":true,"deflate_level":9}"#,
         )
-        .and_then(|r| r.negotiate(&limits()))
+        .and_then(|r| negotiate(&r, &limits()))
         .expect("valid");
         assert!(n.deflate);
         assert_eq!(n.deflate_level, 6, "capped at max");
@@ -340,10 +214,8 @@ mod tests {
 
     #[test]
     fn response_key_order() {
-        let n = IdentifyRequest::default()
-            .negotiate(&limits())
-            .expect("valid");
-        let json = serde_json::to_string(&IdentifyResponse::new(&n, &limits())).expect("json");
+        let n = negotiate(&IdentifyRequest::default(), &limits()).expect("valid");
+        let json = serde_json::to_string(&response(&n, &limits())).expect("json");
         assert_eq!(
             json,
             r#"{"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,"msg_timeout":60000,"tls_v1":false,"deflate":false,"deflate_level":6,"max_deflate_level":6,"snappy":false,"sample_rate":0,"auth_required":false,"output_buffer_size":16384,"output_buffer_timeout":250}"#

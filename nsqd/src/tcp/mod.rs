@@ -2,7 +2,6 @@
 //! connection (`conn`), with IDENTIFY handling (`identify`) and the per-client in-flight
 //! table (`inflight`).
 
-pub mod compress;
 pub mod conn;
 pub mod identify;
 pub mod inflight;

@@ -8,7 +8,7 @@ pub use httpapi::error;
 pub use httpapi::query;
 pub use httpapi::routing;
 
-use crate::registry::{Node, PeerInfo, ZERO_TIME_UNIX_NANOS};
+use crate::registry::{Node as NodeEntry, PeerInfo, ZERO_TIME_UNIX_NANOS};
 use crate::server::{unix_nanos, Lookupd};
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::header;
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use error::{ApiError, ApiResult, V1};
+use protocol::json::lookupd::{Channels, Info, Lookup, Node, Nodes, Producer, Topics};
 use protocol::names;
 use query::Query;
 use serde::Serialize;
@@ -119,45 +120,22 @@ async fn ping() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response()
 }
 
-#[derive(Serialize)]
-struct InfoBody {
-    version: &'static str,
-}
-
 async fn info() -> ApiResult {
-    json(&InfoBody {
-        version: crate::VERSION,
+    json(&Info {
+        version: crate::VERSION.to_string(),
     })
 }
 
-/// A producer in `/lookup` (Go's `PeerInfo` JSON, field order kept).
-#[derive(Serialize)]
-struct PeerBody<'a> {
-    remote_address: &'a str,
-    hostname: &'a str,
-    broadcast_address: &'a str,
-    tcp_port: i64,
-    http_port: i64,
-    version: &'a str,
-}
-
-impl<'a> From<&'a PeerInfo> for PeerBody<'a> {
-    fn from(p: &'a PeerInfo) -> PeerBody<'a> {
-        PeerBody {
-            remote_address: &p.remote_address,
-            hostname: &p.hostname,
-            broadcast_address: &p.broadcast_address,
-            tcp_port: p.tcp_port,
-            http_port: p.http_port,
-            version: &p.version,
-        }
+/// A producer as `/lookup` and `/nodes` show it (Go's `PeerInfo` JSON, field order kept).
+fn producer(p: &PeerInfo) -> Producer {
+    Producer {
+        remote_address: p.remote_address.clone(),
+        hostname: p.hostname.clone(),
+        broadcast_address: p.broadcast_address.clone(),
+        tcp_port: p.tcp_port,
+        http_port: p.http_port,
+        version: p.version.clone(),
     }
-}
-
-#[derive(Serialize)]
-struct LookupBody<'a> {
-    channels: Vec<String>,
-    producers: Vec<PeerBody<'a>>,
 }
 
 async fn lookup(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
@@ -165,57 +143,33 @@ async fn lookup(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
     let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
     let found = ctx.registry().lookup(topic, unix_nanos());
     let (channels, producers) = found.ok_or_else(|| ApiError::not_found("TOPIC_NOT_FOUND"))?;
-    json(&LookupBody {
+    json(&Lookup {
         channels,
-        producers: producers.iter().map(|p| PeerBody::from(&**p)).collect(),
+        producers: producers.iter().map(|p| producer(p)).collect(),
     })
-}
-
-#[derive(Serialize)]
-struct TopicsBody {
-    topics: Vec<String>,
 }
 
 async fn topics(State(ctx): Ctx) -> ApiResult {
     let topics = ctx.registry().topics();
-    json(&TopicsBody { topics })
-}
-
-#[derive(Serialize)]
-struct ChannelsBody {
-    channels: Vec<String>,
+    json(&Topics { topics })
 }
 
 async fn channels(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
     let q = parse_query(&raw)?;
     let topic = required(&q, "topic", "MISSING_ARG_TOPIC")?;
     let channels = ctx.registry().channels(topic);
-    json(&ChannelsBody { channels })
-}
-
-/// A `/nodes` entry (Go's `node` struct, field order kept).
-#[derive(Serialize)]
-struct NodeBody<'a> {
-    #[serde(flatten)]
-    peer: PeerBody<'a>,
-    tombstones: &'a [bool],
-    topics: &'a [String],
-}
-
-#[derive(Serialize)]
-struct NodesBody<'a> {
-    producers: Vec<NodeBody<'a>>,
+    json(&Channels { channels })
 }
 
 async fn nodes(State(ctx): Ctx) -> ApiResult {
-    let nodes: Vec<Node> = ctx.registry().nodes(unix_nanos());
-    json(&NodesBody {
+    let nodes: Vec<NodeEntry> = ctx.registry().nodes(unix_nanos());
+    json(&Nodes {
         producers: nodes
-            .iter()
-            .map(|n| NodeBody {
-                peer: PeerBody::from(&*n.peer),
-                tombstones: &n.tombstones,
-                topics: &n.topics,
+            .into_iter()
+            .map(|n| Node {
+                producer: producer(&n.peer),
+                tombstones: n.tombstones,
+                topics: n.topics,
             })
             .collect(),
     })

@@ -1,7 +1,8 @@
 //! Stream compression negotiated by IDENTIFY: the Snappy framing format or raw DEFLATE,
-//! applied to whole buffers. The connection reads raw bytes, `decode`s them into its
-//! command buffer, and `encode`s its output buffer before each write, so the command and
-//! delivery code never know compression is on.
+//! applied to whole buffers, the same on both ends of a connection. nsqd reads raw bytes,
+//! `decode`s them into its command buffer, and `encode`s its output buffer before each
+//! write, so the command and delivery code never know compression is on; a client does
+//! the same with its commands and the server's frames.
 
 use bytes::{Buf, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
