@@ -52,12 +52,16 @@ compat-python: build
 compat-node: build
 	cd tests/compat/node && NSQD_BIN=$(NSQD_DBG) node --test
 
-## The reference Go daemons (v1.3.0), for interchange tests and side-by-side benchmarks.
-reference: $(REF_BIN)/nsqd
+## The reference Go daemons and nsqadmin (v1.3.0), for interchange tests, API comparisons
+## and side-by-side benchmarks.
+reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin
 
 $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
 	cd tests/reference && go build -o bin/nsqlookupd github.com/nsqio/nsq/apps/nsqlookupd
+
+$(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
 
 ## Client libraries the compat tests use (pinned).
 deps:
