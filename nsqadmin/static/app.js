@@ -250,7 +250,7 @@
             ${cell('depth', c.depth)}${memDisk(c)}${cell('in_flight_count', c.in_flight_count)}${cell('deferred_count', c.deferred_count)}
             ${cell('requeue_count', c.requeue_count)}${cell('timeout_count', c.timeout_count)}${cell('message_count', c.message_count)}
             ${cell('client_count', c.client_count)}${e2e(c)}</tr>`))}`)
-    history(ctx, 'history/topics/' + seg(topic))
+    historyCharts(ctx, 'history/topics/' + seg(topic))
   }
 
   async function channelPage (ctx, topic, channel) {
@@ -296,7 +296,7 @@
         ? html`<p class="notice" data-testid="no-clients">No clients connected to this channel</p>`
         : table('clients', ['Client Host', 'User-Agent', 'Attributes', 'NSQd Host', '#In-Flight', '#Ready Count', '#Finished', '#Requeued', '#Messages', '#Connected'],
           clients.map(clientRow))}`)
-    history(ctx, `history/topics/${seg(topic)}/${seg(channel)}`)
+    historyCharts(ctx, `history/topics/${seg(topic)}/${seg(channel)}`)
   }
 
   // ---------------------------------------------------------------- pages: nodes, node
@@ -431,7 +431,7 @@
   // GET api/history/...: points (oldest first) of depth, in_flight, rate_in, rate_out; drawn
   // as two inline SVG charts and refreshed every history_interval seconds while the page is
   // open. A 404/502 (or no points yet) shows "no history yet"; it never breaks the page.
-  function history (ctx, path) {
+  function historyCharts (ctx, path) {
     let timer = null
     onLeave(() => clearTimeout(timer))
     const every = Math.max(1, Number(CFG.history_interval) || 5) * 1000
