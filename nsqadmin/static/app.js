@@ -331,11 +331,15 @@
         <td>${xButton('tombstone-topic', { topic: t.topic_name, node }, 'tombstone this topic on ' + node)} ${link(t.topic_name, 'topics', t.topic_name)} ${pausedLabel(t.paused)}</td>
         ${cell('depth', t.depth)}${memDisk(t)}<td></td><td></td><td></td><td></td>${cell('message_count', t.message_count)}
         ${cell('channel_count', (t.channels || []).length)}</tr>`,
-      (t.channels || []).map((c) => html`<tr class="sub" data-testid="node-channel-row-${t.topic_name}/${c.channel_name}">
+      (t.channels || []).map((c) => [html`<tr class="sub" data-testid="node-channel-row-${t.topic_name}/${c.channel_name}">
         <td>${link(c.channel_name, 'topics', t.topic_name, c.channel_name)} ${pausedLabel(c.paused)}</td>
         ${cell('depth', c.depth)}${memDisk(c)}${cell('in_flight_count', c.in_flight_count)}${cell('deferred_count', c.deferred_count)}
         ${cell('requeue_count', c.requeue_count)}${cell('timeout_count', c.timeout_count)}${cell('message_count', c.message_count)}
-        ${cell('client_count', (c.clients || []).length)}</tr>`)
+        ${cell('client_count', (c.clients || []).length)}</tr>`,
+      (c.clients || []).map((k) => html`<tr class="sub client" data-testid="node-client-row-${t.topic_name}/${c.channel_name}/${k.remote_address}">
+        <td colspan="3" data-field="client_host">${k.hostname}:${String(k.remote_address || '').split(':').pop()} <span class="muted">${k.user_agent}</span></td>
+        ${cell('in_flight_count', k.in_flight_count)}<td colspan="3" class="num muted">ready ${num(k.ready_count)} · finished ${num(k.finish_count)} · requeued ${num(k.requeue_count)}</td>
+        ${cell('message_count', k.message_count)}<td class="num" data-field="connected">${duration(k.connected)}</td></tr>`)])
     ])
     ctx.render(html`<div class="crumbs">${link('Nodes', 'nodes')} /</div><h2>Node: ${node}</h2>
       ${table('node-totals', ['#Topics', '#Messages', '#Clients'], html`<tr>${cell('topic_count', topics.length)}${cell('total_messages', d.total_messages)}${cell('total_clients', d.total_clients)}</tr>`, 'compact')}

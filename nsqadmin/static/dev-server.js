@@ -6,7 +6,7 @@
 //
 //   node nsqadmin/static/dev-server.js --upstream=127.0.0.1:4171 \
 //     [--http-address=127.0.0.1:0] [--base-path=/] [--lookupd=127.0.0.1:4161 ...] \
-//     [--not-admin] [--history-interval=5]
+//     [--not-admin] [--history-interval=5] [--no-fake-history]
 //
 // Prints "HTTP: listening on <addr>" like the daemons, and answers GET <base>ping with OK.
 'use strict'
@@ -16,7 +16,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 function parseArgs (argv) {
-  const o = { upstream: '127.0.0.1:4171', httpAddress: '127.0.0.1:0', basePath: '/', lookupd: [], admin: true, historyInterval: 5 }
+  const o = { upstream: '127.0.0.1:4171', httpAddress: '127.0.0.1:0', basePath: '/', lookupd: [], admin: true, historyInterval: 5, fakeHistory: true }
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split(/=(.*)/s)
     if (k === 'upstream') o.upstream = v
@@ -25,6 +25,7 @@ function parseArgs (argv) {
     else if (k === 'lookupd') o.lookupd.push(v)
     else if (k === 'not-admin') o.admin = false
     else if (k === 'history-interval') o.historyInterval = Number(v)
+    else if (k === 'no-fake-history') o.fakeHistory = false // proxied: Go answers 404
     else throw new Error(`unknown argument ${a}`)
   }
   if (!o.basePath.startsWith('/')) o.basePath = '/' + o.basePath
@@ -104,7 +105,7 @@ const server = http.createServer((req, res) => {
   }
   const rest = url.pathname.slice(BASE.length)
   const hist = rest.match(/^api\/history\/topics\/([^/]+)(?:\/([^/]+))?$/)
-  if (hist && req.method === 'GET') {
+  if (hist && req.method === 'GET' && opts.fakeHistory) {
     res.writeHead(200, { 'Content-Type': 'application/json' })
     return res.end(JSON.stringify(fakeHistory(decodeURIComponent(hist[1]), decodeURIComponent(hist[2] || ''))))
   }
