@@ -254,4 +254,22 @@ mod tests {
             assert_eq!(format(d), text);
         }
     }
+
+    #[test]
+    fn formats_like_go_duration_string() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_nanos(2_500), "2.5\u{b5}s"),
+            (Duration::from_secs(2), "2s"),
+            (Duration::from_millis(65_250), "1m5.25s"),
+            (Duration::from_nanos(1_222_960_301), "1.222960301s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_millis(3_723_004), "1h2m3.004s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format(d), text);
+        }
+    }
 }

@@ -48,7 +48,7 @@ fn render_text(s: &Stats, start_time: i64) -> String {
         .saturating_sub(Duration::from_secs(u64::try_from(start_time).unwrap_or(0)));
     let _ = writeln!(o, "nsqd v{} (built w/rustc)", crate::VERSION);
     let _ = writeln!(o, "start_time {}", rfc3339(start_time));
-    let _ = writeln!(o, "uptime {}", go_duration(uptime));
+    let _ = writeln!(o, "uptime {}", daemon::duration::format(uptime));
     let _ = writeln!(o, "\nHealth: {}", s.health);
     if let Some(m) = &s.memory {
         o.push_str("\nMemory:\n");
@@ -114,7 +114,7 @@ fn render_text(s: &Stats, start_time: i64) -> String {
 fn client_line(c: &ClientStats, now: i64) -> String {
     let port = c.remote_address.rsplit(':').next().unwrap_or("");
     let id = format!("{}:{} {}", c.hostname, port, c.user_agent);
-    let connected = go_duration(Duration::from_secs(
+    let connected = daemon::duration::format(Duration::from_secs(
         u64::try_from(now - c.connect_ts).unwrap_or(0),
     ));
     if c.pub_counts.is_empty() {
@@ -138,68 +138,6 @@ fn client_line(c: &ClientStats, now: i64) -> String {
     }
 }
 
-/// A duration as Go's `time.Duration.String` writes it: `0s`, `1.5ms`, `2s`,
-/// `1m5.25s`, `1h0m0s`.
-fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, scale) = match nanos {
-            0..=999 => ("ns", 1),
-            1_000..=999_999 => ("µs", 1_000),
-            _ => ("ms", 1_000_000),
-        };
-        return format!("{}{unit}", decimal(nanos, scale));
-    }
-    let secs = d.as_secs();
-    let (h, m) = (secs / 3600, secs / 60 % 60);
-    let s = decimal(
-        u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()),
-        1_000_000_000,
-    );
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, m) => format!("{m}m{s}s"),
-        (h, m) => format!("{h}h{m}m{s}s"),
-    }
-}
-
-/// `value / scale` in decimal, without trailing zeros in the fraction.
-fn decimal(value: u128, scale: u128) -> String {
-    let (whole, frac) = (value / scale, value % scale);
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let width = scale.ilog10() as usize;
-    let frac = format!("{frac:0width$}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
-}
-
 fn rfc3339(unix: i64) -> String {
     daemon::clock::Utc::from_unix(unix, 0).rfc3339()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_go() {
-        let cases = [
-            (Duration::ZERO, "0s"),
-            (Duration::from_nanos(999), "999ns"),
-            (Duration::from_micros(1500), "1.5ms"),
-            (Duration::from_nanos(2_500), "2.5µs"),
-            (Duration::from_secs(2), "2s"),
-            (Duration::from_millis(65_250), "1m5.25s"),
-            (Duration::from_nanos(1_222_960_301), "1.222960301s"),
-            (Duration::from_secs(3600), "1h0m0s"),
-            (Duration::from_millis(3_723_004), "1h2m3.004s"),
-        ];
-        for (d, text) in cases {
-            assert_eq!(go_duration(d), text);
-        }
-    }
 }
