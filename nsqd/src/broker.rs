@@ -5,12 +5,13 @@
 //! Locks: `topics` (RwLock) is held only to look up, insert or remove a topic; the topic
 //! and channel locks are never taken while holding it for longer than a clone.
 
+use crate::background::Background;
 use crate::channel::Channel;
 use crate::client::ClientShared;
 use crate::config::Config;
 use crate::listener::Bound;
 use crate::lock;
-use crate::lookup::Event;
+use crate::lookup::{self, Control, Event};
 use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
 use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::topic::{QueueSettings, Topic, TopicError};
@@ -64,7 +65,10 @@ pub struct Nsqd {
     metadata_write: Mutex<()>,
     /// `nsqlookupd_tcp_addresses`, changeable at runtime over HTTP.
     lookupd_addresses: Mutex<Vec<String>>,
-    pub lookup: crate::lookup::Lookup,
+    /// To the lookupd tasks (`lookup::start`): registration changes and address changes.
+    lookup: lookup::Sender,
+    /// The lookupds' HTTP addresses, as they reported them.
+    lookupd_http: lookup::HttpAddrs,
     /// True while `nsqd.dat` is being loaded (no lookupd channel pre-creation then).
     loading: AtomicBool,
 }
@@ -85,6 +89,7 @@ impl Nsqd {
         tls: Option<Arc<rustls::ServerConfig>>,
         addrs: BoundAddrs,
         shutdown: CancellationToken,
+        lookup: (lookup::Sender, lookup::HttpAddrs),
     ) -> Nsqd {
         let c = &config;
         let settings = QueueSettings {
@@ -98,7 +103,7 @@ impl Nsqd {
             max_channel_consumers: usize::try_from(c.max_channel_consumers).unwrap_or(0),
             e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
                 .then_some(c.e2e_processing_latency_window_time),
-            runtime: tokio::runtime::Handle::try_current().ok(),
+            background: Background::new(),
         };
         let identify_limits = IdentifyLimits {
             default_heartbeat: DEFAULT_HEARTBEAT,
@@ -145,7 +150,8 @@ impl Nsqd {
             health_error: Mutex::new(String::new()),
             metadata_dirty: Notify::new(),
             metadata_write: Mutex::new(()),
-            lookup: crate::lookup::Lookup::default(),
+            lookup: lookup.0,
+            lookupd_http: lookup.1,
             loading: AtomicBool::new(false),
         }
     }
@@ -176,15 +182,54 @@ impl Nsqd {
     }
 
     /// Change the lookupd set at runtime: removed peers are dropped, new ones connected.
-    pub fn set_lookupd_addresses(self: &Arc<Self>, addrs: Vec<String>) {
-        self.lookup.set_addresses(self, &addrs);
-        *lock(&self.lookupd_addresses) = addrs;
+    pub(crate) fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+        let mut current = lock(&self.lookupd_addresses);
+        self.send_lookup(Control::SetAddresses(addrs.clone()));
+        *current = addrs;
     }
 
-    /// Connect to the lookupds named in the config.
-    pub fn start_lookup(self: &Arc<Self>) {
-        let addrs = lock(&self.lookupd_addresses).clone();
-        self.lookup.set_addresses(self, &addrs);
+    pub(crate) fn lookupd_addresses(&self) -> Vec<String> {
+        lock(&self.lookupd_addresses).clone()
+    }
+
+    /// What the lookupd tasks need, for `lookup::start`.
+    pub(crate) fn lookup_setup(self: &Arc<Self>) -> lookup::Setup {
+        let me = Arc::downgrade(self);
+        lookup::Setup {
+            broadcast_address: self.config.broadcast_address.clone(),
+            tcp_port: self.broadcast_tcp_port(),
+            http_port: self.broadcast_http_port(),
+            max_body_size: self.decoder_limits.max_body_size,
+            registrations: Box::new(move || me.upgrade().map(|n| n.registrations())),
+            http_addrs: self.lookupd_http.clone(),
+            shutdown: self.shutdown.clone(),
+            background: self.settings.background.clone(),
+        }
+    }
+
+    /// Everything this nsqd has, as REGISTER events: each channel, or the bare topic when
+    /// it has none (ephemeral ones included, as the reference does).
+    fn registrations(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for t in self.topics() {
+            let channels = t.channels();
+            if channels.is_empty() {
+                out.push(Event::Register(t.name.clone(), None));
+            }
+            for c in channels {
+                out.push(Event::Register(t.name.clone(), Some(c.name.clone())));
+            }
+        }
+        out
+    }
+
+    fn send_lookup(&self, control: Control) {
+        // Fails only when the lookupd tasks are gone (shutdown): nothing to tell then.
+        let _ = self.lookup.send(control);
+    }
+
+    fn notify_lookup(&self, event: Event) {
+        self.send_lookup(Control::Event(event));
     }
 
     /// The TCP port registered with lookupd: `--broadcast-tcp-port`, else the bound one.
@@ -259,8 +304,8 @@ impl Nsqd {
         if !topic.ephemeral {
             self.persist_soon();
         }
-        self.lookup.notify(Event::Register(name.to_string(), None));
-        if !self.loading.load(Ordering::Relaxed) && self.lookup.has_peers() {
+        self.notify_lookup(Event::Register(name.to_string(), None));
+        if !self.loading.load(Ordering::Relaxed) && !lock(&self.lookupd_addresses).is_empty() {
             self.precreate_channels(&topic);
         }
         Ok(topic)
@@ -269,7 +314,7 @@ impl Nsqd {
     /// A new topic gets the channels it has on other nodes (as lookupd knows them) before
     /// anything is delivered, so messages published here reach consumers' channels.
     fn precreate_channels(self: &Arc<Self>, topic: &Arc<Topic>) {
-        let addrs = self.lookup.http_addresses();
+        let addrs = self.lookupd_http.snapshot();
         if addrs.is_empty() {
             error!(topic = %topic.name, "no lookupd HTTP address known yet; channels not pre-created");
             return;
@@ -277,9 +322,9 @@ impl Nsqd {
         topic.hold();
         let ctx = Arc::clone(self);
         let topic = Arc::clone(topic);
-        self.settings.spawn(async move {
+        self.settings.background.spawn("channel pre-creation", async move {
             let c = &ctx.config;
-            let names = crate::lookup::channels_for_topic(
+            let names = lookup::channels_for_topic(
                 &addrs,
                 &topic.name,
                 c.http_client_connect_timeout,
@@ -310,8 +355,7 @@ impl Nsqd {
             if !ch.ephemeral && !topic.ephemeral {
                 self.persist_soon();
             }
-            self.lookup
-                .notify(Event::Register(topic.name.clone(), Some(name.to_string())));
+            self.notify_lookup(Event::Register(topic.name.clone(), Some(name.to_string())));
         }
         Ok(ch)
     }
@@ -325,11 +369,9 @@ impl Nsqd {
             .remove(name);
         let Some(topic) = removed else { return false };
         for ch in topic.channels() {
-            self.lookup
-                .notify(Event::Unregister(name.to_string(), Some(ch.name.clone())));
+            self.notify_lookup(Event::Unregister(name.to_string(), Some(ch.name.clone())));
         }
-        self.lookup
-            .notify(Event::Unregister(name.to_string(), None));
+        self.notify_lookup(Event::Unregister(name.to_string(), None));
         topic.delete();
         info!(topic = %name, "topic deleted");
         if !topic.ephemeral {
@@ -341,7 +383,7 @@ impl Nsqd {
     pub fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
         let deleted = topic.delete_channel(name);
         if deleted {
-            self.lookup.notify(Event::Unregister(
+            self.notify_lookup(Event::Unregister(
                 topic.name.clone(),
                 Some(name.to_string()),
             ));

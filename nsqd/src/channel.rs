@@ -450,10 +450,6 @@ impl Channel {
         }
     }
 
-    pub fn depth(&self) -> u64 {
-        lock(&self.state).backlog.depth()
-    }
-
     pub fn consumer_count(&self) -> usize {
         lock(&self.state).consumers.len()
     }

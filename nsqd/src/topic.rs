@@ -7,6 +7,7 @@
 //! once there are channels and the topic is unpaused; publishes queue behind that backlog
 //! until it is empty, so order is kept.
 
+use crate::background::Background;
 use crate::channel::{Channel, ChannelError, ChannelSnapshot};
 use crate::guid::GuidGenerator;
 use crate::lock;
@@ -37,27 +38,9 @@ pub struct QueueSettings {
     pub max_channel_consumers: usize,
     /// `--e2e-processing-latency-window-time` when percentiles are configured.
     pub e2e_window: Option<Duration>,
-    /// The main runtime: background work (topic drains, lookupd tasks) runs there even when
-    /// started from an HTTP handler, which runs on an HTTP thread's own runtime.
-    pub runtime: Option<tokio::runtime::Handle>,
-}
-
-impl QueueSettings {
-    /// Run blocking work on the main runtime's blocking pool.
-    pub fn spawn_blocking(&self, f: impl FnOnce() + Send + 'static) {
-        match &self.runtime {
-            Some(rt) => drop(rt.spawn_blocking(f)),
-            None => drop(tokio::task::spawn_blocking(f)),
-        }
-    }
-
-    /// Run a task on the main runtime.
-    pub fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
-        match &self.runtime {
-            Some(rt) => drop(rt.spawn(f)),
-            None => drop(tokio::spawn(f)),
-        }
-    }
+    /// Where background work (topic drains, lookupd tasks) runs: on the main runtime, even
+    /// when started from an HTTP handler, and tracked for shutdown.
+    pub background: Background,
 }
 
 impl QueueSettings {
@@ -262,7 +245,9 @@ impl Topic {
         }
         st.draining = true;
         let topic = Arc::clone(self);
-        self.settings.spawn_blocking(move || topic.drain());
+        self.settings
+            .background
+            .spawn_blocking("topic drain", move || topic.drain());
     }
 
     /// Move the backlog to the channels in batches, releasing the lock between batches.

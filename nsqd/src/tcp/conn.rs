@@ -708,7 +708,7 @@ impl Conn {
 
     /// This client's in-flight table. The lock is uncontended except when another client's
     /// FIN misses and the channel looks here; never call into a channel while holding it.
-    fn table(&self) -> std::sync::MutexGuard<'_, crate::tcp::inflight::InFlight> {
+    fn table(&self) -> std::sync::MutexGuard<'_, crate::client::inflight::InFlight> {
         crate::lock(&self.client.inflight)
     }
 

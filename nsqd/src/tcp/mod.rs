@@ -1,11 +1,10 @@
 //! The TCP side of nsqd: the accept loop (protocol magic) and one task per client
-//! connection (`conn`), with IDENTIFY handling (`identify`) and the per-client in-flight
-//! table (`inflight`).
+//! connection (`conn`), with IDENTIFY handling (`identify`). What other tasks see of a
+//! client, and its in-flight table, are in `client`.
 
 pub mod compress;
 pub mod conn;
 pub mod identify;
-pub mod inflight;
 pub mod transport;
 
 use crate::broker::Nsqd;

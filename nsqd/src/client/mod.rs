@@ -3,7 +3,9 @@
 //! messages or channel state changed; `kick`: close now). The connection task itself owns
 //! the socket, the in-flight table and everything else (see `tcp::conn`).
 
-use crate::tcp::inflight::InFlight;
+pub(crate) mod inflight;
+
+use inflight::InFlight;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
