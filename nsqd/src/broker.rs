@@ -26,35 +26,35 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 /// The default client heartbeat (the reference's fixed client timeout is 60 s).
-pub const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
+pub(crate) const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
 /// How often deferred messages and disk syncs are checked.
 const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
 
 /// The addresses the listeners actually bound (port 0 resolved).
 #[derive(Debug, Clone)]
-pub struct BoundAddrs {
-    pub tcp: Bound,
-    pub http: Option<Bound>,
-    pub https: Option<SocketAddr>,
+pub(crate) struct BoundAddrs {
+    pub(crate) tcp: Bound,
+    pub(crate) http: Option<Bound>,
+    pub(crate) https: Option<SocketAddr>,
 }
 
-pub struct Nsqd {
-    pub config: Arc<Config>,
-    pub settings: Arc<QueueSettings>,
-    pub identify_limits: IdentifyLimits,
-    pub decoder_limits: protocol::Limits,
-    pub max_msg_timeout: Duration,
+pub(crate) struct Nsqd {
+    pub(crate) config: Arc<Config>,
+    pub(crate) settings: Arc<QueueSettings>,
+    pub(crate) identify_limits: IdentifyLimits,
+    pub(crate) decoder_limits: protocol::Limits,
+    pub(crate) max_msg_timeout: Duration,
     /// Set when a TLS certificate is configured.
-    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
-    pub tls_required_tcp: bool,
-    pub tcp_addr: Bound,
-    pub http_addr: Option<Bound>,
-    pub https_addr: Option<SocketAddr>,
+    pub(crate) tls_required_tcp: bool,
+    pub(crate) tcp_addr: Bound,
+    pub(crate) http_addr: Option<Bound>,
+    pub(crate) https_addr: Option<SocketAddr>,
     /// Unix seconds.
-    pub start_time: i64,
-    pub shutdown: CancellationToken,
-    pub tracker: TaskTracker,
+    pub(crate) start_time: i64,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     next_client_id: AtomicU64,
@@ -84,7 +84,7 @@ impl std::fmt::Debug for Nsqd {
 }
 
 impl Nsqd {
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         tls: Option<Arc<rustls::ServerConfig>>,
         addrs: BoundAddrs,
@@ -157,7 +157,7 @@ impl Nsqd {
     }
 
     /// The settings of a client that never sent IDENTIFY.
-    pub fn default_negotiated(&self) -> Negotiated {
+    pub(crate) fn default_negotiated(&self) -> Negotiated {
         let l = &self.identify_limits;
         Negotiated {
             heartbeat: Some(l.default_heartbeat),
@@ -173,7 +173,7 @@ impl Nsqd {
     }
 
     /// An option's current value for `GET /config/<key>` (runtime-mutable ones included).
-    pub fn runtime_option(&self, key: &str) -> Option<serde_json::Value> {
+    pub(crate) fn runtime_option(&self, key: &str) -> Option<serde_json::Value> {
         match key {
             "nsqlookupd_tcp_addresses" => Some(serde_json::json!(*lock(&self.lookupd_addresses))),
             "log_level" => Some(serde_json::json!(crate::logging::level())),
@@ -233,7 +233,7 @@ impl Nsqd {
     }
 
     /// The TCP port registered with lookupd: `--broadcast-tcp-port`, else the bound one.
-    pub fn broadcast_tcp_port(&self) -> u16 {
+    pub(crate) fn broadcast_tcp_port(&self) -> u16 {
         match self.config.broadcast_tcp_port {
             0 => self.tcp_addr.tcp_port(),
             p => p,
@@ -241,32 +241,32 @@ impl Nsqd {
     }
 
     /// The HTTP port registered with lookupd: `--broadcast-http-port`, else the bound one.
-    pub fn broadcast_http_port(&self) -> u16 {
+    pub(crate) fn broadcast_http_port(&self) -> u16 {
         match self.config.broadcast_http_port {
             0 => self.http_addr.as_ref().map_or(0, Bound::tcp_port),
             p => p,
         }
     }
 
-    pub fn next_client_id(&self) -> u64 {
+    pub(crate) fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn register_client(&self, c: Arc<ClientShared>) {
+    pub(crate) fn register_client(&self, c: Arc<ClientShared>) {
         lock(&self.clients).insert(c.id, c);
     }
 
-    pub fn unregister_client(&self, id: u64) {
+    pub(crate) fn unregister_client(&self, id: u64) {
         lock(&self.clients).remove(&id);
     }
 
-    pub fn clients(&self) -> Vec<Arc<ClientShared>> {
+    pub(crate) fn clients(&self) -> Vec<Arc<ClientShared>> {
         lock(&self.clients).values().cloned().collect()
     }
 
     // ---- topics and channels -------------------------------------------------------
 
-    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+    pub(crate) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -275,7 +275,7 @@ impl Nsqd {
     }
 
     /// Topics sorted by name.
-    pub fn topics(&self) -> Vec<Arc<Topic>> {
+    pub(crate) fn topics(&self) -> Vec<Arc<Topic>> {
         let mut v: Vec<_> = self
             .topics
             .read()
@@ -287,7 +287,10 @@ impl Nsqd {
         v
     }
 
-    pub fn get_or_create_topic(self: &Arc<Self>, name: &str) -> Result<Arc<Topic>, TopicError> {
+    pub(crate) fn get_or_create_topic(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Arc<Topic>, TopicError> {
         if let Some(t) = self.topic(name) {
             return Ok(t);
         }
@@ -345,7 +348,7 @@ impl Nsqd {
         });
     }
 
-    pub fn get_or_create_channel(
+    pub(crate) fn get_or_create_channel(
         &self,
         topic: &Arc<Topic>,
         name: &str,
@@ -361,7 +364,7 @@ impl Nsqd {
     }
 
     /// Delete a topic and all its channels. Returns false if it did not exist.
-    pub fn delete_topic(&self, name: &str) -> bool {
+    pub(crate) fn delete_topic(&self, name: &str) -> bool {
         let removed = self
             .topics
             .write()
@@ -380,7 +383,7 @@ impl Nsqd {
         true
     }
 
-    pub fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
+    pub(crate) fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
         let deleted = topic.delete_channel(name);
         if deleted {
             self.notify_lookup(Event::Unregister(
@@ -397,7 +400,7 @@ impl Nsqd {
     }
 
     /// The last consumer of an ephemeral channel left.
-    pub fn delete_ephemeral_channel(&self, topic: &Arc<Topic>, channel: &Arc<Channel>) {
+    pub(crate) fn delete_ephemeral_channel(&self, topic: &Arc<Topic>, channel: &Arc<Channel>) {
         if channel.consumer_count() == 0
             && topic
                 .channel(&channel.name)
@@ -409,21 +412,21 @@ impl Nsqd {
 
     // ---- health ----------------------------------------------------------------------
 
-    pub fn publish_failed(&self, e: &TopicError) {
+    pub(crate) fn publish_failed(&self, e: &TopicError) {
         if let TopicError::Disk(err) = e {
             *lock(&self.health_error) = err.to_string();
             self.unhealthy.store(true, Ordering::Relaxed);
         }
     }
 
-    pub fn publish_succeeded(&self) {
+    pub(crate) fn publish_succeeded(&self) {
         if self.unhealthy.load(Ordering::Relaxed) {
             self.unhealthy.store(false, Ordering::Relaxed);
         }
     }
 
     /// `OK` or `NOK - <error>`.
-    pub fn health(&self) -> String {
+    pub(crate) fn health(&self) -> String {
         if self.unhealthy.load(Ordering::Relaxed) {
             format!("NOK - {}", lock(&self.health_error))
         } else {
@@ -431,14 +434,14 @@ impl Nsqd {
         }
     }
 
-    pub fn is_healthy(&self) -> bool {
+    pub(crate) fn is_healthy(&self) -> bool {
         !self.unhealthy.load(Ordering::Relaxed)
     }
 
     // ---- metadata --------------------------------------------------------------------
 
     /// Ask the metadata task to write `nsqd.dat` soon.
-    pub fn persist_soon(&self) {
+    pub(crate) fn persist_soon(&self) {
         self.metadata_dirty.notify_one();
     }
 
@@ -471,14 +474,14 @@ impl Nsqd {
     }
 
     /// Write `nsqd.dat` now (blocking file I/O: call from a blocking context).
-    pub fn persist_metadata(&self) -> Result<(), MetadataError> {
+    pub(crate) fn persist_metadata(&self) -> Result<(), MetadataError> {
         let _guard = lock(&self.metadata_write);
         let md = self.snapshot_metadata();
         metadata::save(&self.settings.data_path, &md)
     }
 
     /// `persist_metadata` off the async threads.
-    pub async fn persist_metadata_async(self: &Arc<Self>) -> Result<(), MetadataError> {
+    pub(crate) async fn persist_metadata_async(self: &Arc<Self>) -> Result<(), MetadataError> {
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || me.persist_metadata())
             .await
@@ -491,7 +494,7 @@ impl Nsqd {
     }
 
     /// Recreate topics, channels and paused flags from `nsqd.dat`.
-    pub fn load_metadata(self: &Arc<Self>) -> Result<(), anyhow::Error> {
+    pub(crate) fn load_metadata(self: &Arc<Self>) -> Result<(), anyhow::Error> {
         let Some(md) = metadata::load(&self.settings.data_path)? else {
             return Ok(());
         };
@@ -528,7 +531,7 @@ impl Nsqd {
     // ---- background tasks ------------------------------------------------------------
 
     /// Write `nsqd.dat` whenever asked, until shutdown.
-    pub async fn metadata_loop(self: Arc<Self>) {
+    pub(crate) async fn metadata_loop(self: Arc<Self>) {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
@@ -542,7 +545,7 @@ impl Nsqd {
     }
 
     /// Every 100 ms: due deferred and orphaned messages, and disk-queue sync timeouts.
-    pub async fn scan_loop(self: Arc<Self>) {
+    pub(crate) async fn scan_loop(self: Arc<Self>) {
         let mut tick = tokio::time::interval(SCAN_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -563,7 +566,7 @@ impl Nsqd {
     }
 
     /// Shutdown after the clients are gone: persist metadata, write every queue to disk.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if let Err(e) = self.persist_metadata() {
             error!(error = %e, "failed to persist metadata");
         }

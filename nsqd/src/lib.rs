@@ -56,11 +56,11 @@ pub(crate) fn unix_now() -> i64 {
 
 pub struct Listeners {
     /// The exclusive lock on the data directory, held for the life of the process.
-    pub data_dir_lock: File,
-    pub tcp: listener::Listener,
-    pub http: Option<listener::Listener>,
+    pub(crate) data_dir_lock: File,
+    pub(crate) tcp: listener::Listener,
+    pub(crate) http: Option<listener::Listener>,
     /// Only when a TLS certificate and key are configured.
-    pub https: Option<TcpListener>,
+    pub(crate) https: Option<TcpListener>,
 }
 
 /// Lock the data directory, then bind the TCP and HTTP listeners named in the config

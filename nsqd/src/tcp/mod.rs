@@ -1,11 +1,15 @@
 //! The TCP side of nsqd: the accept loop (protocol magic) and one task per client
-//! connection (`conn`), with IDENTIFY handling (`identify`). What other tasks see of a
-//! client, and its in-flight table, are in `client`.
+//! session, in layers: the connection (`connection`: transport, codec, buffers, flush, the
+//! TLS and compression upgrades), the session loop (`session`) and the command handlers
+//! (`handlers`). What other tasks see of a client, and its in-flight table, are in
+//! `client`.
 
-pub mod compress;
-pub mod conn;
-pub mod identify;
-pub mod transport;
+pub(crate) mod compress;
+mod connection;
+mod handlers;
+pub(crate) mod identify;
+mod session;
+mod transport;
 
 use crate::broker::Nsqd;
 use crate::client::Peer;
@@ -71,5 +75,5 @@ async fn handle(ctx: Arc<Nsqd>, mut stream: Transport, peer: Peer) {
         let _ = stream.shutdown().await;
         return;
     }
-    conn::Conn::new(ctx, stream, peer).run().await;
+    session::Session::new(ctx, stream, peer).run().await;
 }
