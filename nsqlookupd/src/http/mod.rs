@@ -9,7 +9,7 @@ pub use daemon::http::query;
 pub use daemon::http::routing;
 
 use crate::registry::{Node, PeerInfo, ZERO_TIME_UNIX_NANOS};
-use crate::server::{unix_nanos, Lookupd};
+use crate::state::{unix_nanos, Lookupd};
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
