@@ -17,6 +17,8 @@ pub use daemon::logging;
 mod lookup;
 mod metadata;
 mod queue;
+#[cfg(test)]
+mod run_tests;
 mod statsd;
 mod tcp;
 mod tls;
