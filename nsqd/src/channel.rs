@@ -175,18 +175,19 @@ impl Channel {
         Ok(())
     }
 
-    /// A deferred publish copied in from the topic (counted in `message_count`).
-    pub(crate) fn put_deferred(&self, msg: Message, delay: Duration) -> Result<(), ChannelError> {
+    /// A deferred publish copied in from the topic (counted in `message_count`): due at
+    /// `now + delay`.
+    pub(crate) fn put_deferred(
+        &self,
+        msg: Message,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<(), ChannelError> {
         self.message_count.fetch_add(1, Ordering::Relaxed);
-        self.defer(msg, delay, TimedKind::Deferred)
+        self.defer(msg, now + delay, TimedKind::Deferred)
     }
 
-    fn defer(
-        &self,
-        mut msg: Message,
-        delay: Duration,
-        kind: TimedKind,
-    ) -> Result<(), ChannelError> {
+    fn defer(&self, mut msg: Message, due: Instant, kind: TimedKind) -> Result<(), ChannelError> {
         if kind == TimedKind::Deferred {
             // The body may slice a large shared buffer (a published batch); a deferral can
             // last an hour, so it keeps a copy of its own instead of pinning that buffer.
@@ -207,7 +208,7 @@ impl Channel {
         st.seq += 1;
         let seq = st.seq;
         st.timed.push(Reverse(Timed {
-            due: Instant::now() + delay,
+            due,
             seq,
             kind,
             msg,
@@ -247,12 +248,13 @@ impl Channel {
             });
     }
 
-    /// REQ: back to the queue now (delay 0) or into the deferred set.
+    /// REQ: back to the queue now (delay 0) or into the deferred set, due at `now + delay`.
     pub(crate) fn requeue(
         &self,
         msg: Message,
         epoch: u64,
         delay: Duration,
+        now: Instant,
     ) -> Result<(), ChannelError> {
         if self.exiting.load(Ordering::Relaxed) {
             return Err(ChannelError::Exiting);
@@ -263,7 +265,7 @@ impl Channel {
             self.enqueue(std::slice::from_ref(&msg))?;
             Ok(())
         } else {
-            self.defer(msg, delay, TimedKind::Deferred)
+            self.defer(msg, now + delay, TimedKind::Deferred)
         }
     }
 
@@ -280,15 +282,14 @@ impl Channel {
         }
     }
 
-    /// A disconnecting client hands back what it still had in flight, with deadlines.
-    pub(crate) fn adopt_orphans(&self, msgs: Vec<(Message, Instant)>, epoch: u64) {
+    /// A disconnecting client hands back what it still had in flight, with deadlines
+    /// (one already passed counts as due `now`).
+    pub(crate) fn adopt_orphans(&self, msgs: Vec<(Message, Instant)>, epoch: u64, now: Instant) {
         if msgs.is_empty() || epoch != self.epoch() {
             return;
         }
-        let now = Instant::now();
         for (msg, deadline) in msgs {
-            let delay = deadline.saturating_duration_since(now);
-            let _ = self.defer(msg, delay, TimedKind::Orphan);
+            let _ = self.defer(msg, deadline.max(now), TimedKind::Orphan);
         }
     }
 
@@ -481,3 +482,7 @@ fn wake_consumers(st: &mut State, n: u64) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "channel_tests.rs"]
+mod tests;

@@ -44,10 +44,12 @@ struct Node {
 
 impl Node {
     async fn start(data: &Path, tweak: impl FnOnce(&mut Config)) -> Node {
-        let mut config = Config::default();
-        config.tcp_address = "127.0.0.1:0".to_string();
-        config.http_address = String::new();
-        config.data_path = data.display().to_string();
+        let mut config = Config {
+            tcp_address: "127.0.0.1:0".to_string(),
+            http_address: String::new(),
+            data_path: data.display().to_string(),
+            ..Config::default()
+        };
         tweak(&mut config);
         let listeners = crate::bind(&config).await.expect("bind");
         let tcp = match &listeners.tcp {

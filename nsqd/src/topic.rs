@@ -216,12 +216,13 @@ impl Topic {
         let Some(msg) = msgs.pop() else { return Ok(()) };
         {
             let mut st = lock(&self.state);
+            let now = Instant::now();
             if st.flowing() {
                 for ch in st.channels.values() {
-                    ch.put_deferred(msg.clone(), delay)?;
+                    ch.put_deferred(msg.clone(), delay, now)?;
                 }
             } else if st.pending_deferred.len() < self.settings.mem_queue_size || self.ephemeral {
-                st.pending_deferred.push_back((msg, Instant::now() + delay));
+                st.pending_deferred.push_back((msg, now + delay));
                 self.maybe_drain(&mut st);
             } else {
                 // Like the reference: past the memory limit a deferred publish goes to the
@@ -263,7 +264,7 @@ impl Topic {
             while let Some((msg, due)) = st.pending_deferred.pop_front() {
                 let delay = due.saturating_duration_since(now);
                 for ch in st.channels.values() {
-                    if let Err(e) = ch.put_deferred(msg.clone(), delay) {
+                    if let Err(e) = ch.put_deferred(msg.clone(), delay, now) {
                         warn!(topic = %self.name, channel = %ch.name, error = %e, "deferred copy failed");
                     }
                 }
@@ -461,3 +462,7 @@ fn fan_out(
     }
     result
 }
+
+#[cfg(test)]
+#[path = "topic_tests.rs"]
+mod tests;

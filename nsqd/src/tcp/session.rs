@@ -260,7 +260,7 @@ impl Session {
             let epoch = self.epoch;
             let drained = self.table().drain();
             let orphans = drained.into_iter().map(|e| (e.msg, e.deadline)).collect();
-            sub.channel.adopt_orphans(orphans, epoch);
+            sub.channel.adopt_orphans(orphans, epoch, Instant::now());
             self.client.in_flight.store(0, Ordering::Relaxed);
             let left = sub.channel.remove_consumer(self.client.id);
             if left == 0 && sub.channel.ephemeral {

@@ -124,7 +124,12 @@ impl Session {
         self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
         sub.channel
-            .requeue(entry.msg, entry.epoch, Duration::from_millis(timeout_ms))
+            .requeue(
+                entry.msg,
+                entry.epoch,
+                Duration::from_millis(timeout_ms),
+                Instant::now(),
+            )
             .map_err(|e| fin_failed("REQ", &id, &e.to_string()))
     }
 
