@@ -13,7 +13,6 @@ use crate::listener::Bound;
 use crate::lock;
 use crate::lookup::{self, Control, Event};
 use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
-use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::topic::{QueueSettings, Topic, TopicError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,8 +24,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-/// The default client heartbeat (the reference's fixed client timeout is 60 s).
-pub(crate) const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
 /// How often deferred messages and disk syncs are checked.
 const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
 
@@ -41,7 +38,6 @@ pub(crate) struct BoundAddrs {
 pub(crate) struct Nsqd {
     pub(crate) config: Arc<Config>,
     pub(crate) settings: Arc<QueueSettings>,
-    pub(crate) identify_limits: IdentifyLimits,
     pub(crate) decoder_limits: protocol::Limits,
     pub(crate) max_msg_timeout: Duration,
     /// Set when a TLS certificate is configured.
@@ -105,23 +101,6 @@ impl Nsqd {
                 .then_some(c.e2e_processing_latency_window_time),
             background: Background::new(),
         };
-        let identify_limits = IdentifyLimits {
-            default_heartbeat: DEFAULT_HEARTBEAT,
-            max_heartbeat_interval: c.max_heartbeat_interval,
-            default_output_buffer_size: 16 * 1024,
-            max_output_buffer_size: usize::try_from(c.max_output_buffer_size).unwrap_or(0),
-            default_output_buffer_timeout: c.output_buffer_timeout,
-            min_output_buffer_timeout: c.min_output_buffer_timeout,
-            max_output_buffer_timeout: c.max_output_buffer_timeout,
-            default_msg_timeout: c.msg_timeout,
-            max_msg_timeout: c.max_msg_timeout,
-            max_rdy_count: c.max_rdy_count.max(0) as u64,
-            snappy: c.snappy,
-            deflate: c.deflate,
-            max_deflate_level: i64::from(c.max_deflate_level),
-            tls_available: tls.is_some(),
-            auth_required: !c.auth_http_addresses.is_empty(),
-        };
         let decoder_limits = protocol::Limits {
             max_msg_size: c.max_msg_size,
             max_body_size: c.max_body_size,
@@ -133,7 +112,6 @@ impl Nsqd {
             tls_acceptor: tls.map(tokio_rustls::TlsAcceptor::from),
             tls_required_tcp: c.tls_required != crate::config::TlsRequired::No,
             settings: Arc::new(settings),
-            identify_limits,
             decoder_limits,
             lookupd_addresses: Mutex::new(c.nsqlookupd_tcp_addresses.clone()),
             config: Arc::new(config),
@@ -153,22 +131,6 @@ impl Nsqd {
             lookup: lookup.0,
             lookupd_http: lookup.1,
             loading: AtomicBool::new(false),
-        }
-    }
-
-    /// The settings of a client that never sent IDENTIFY.
-    pub(crate) fn default_negotiated(&self) -> Negotiated {
-        let l = &self.identify_limits;
-        Negotiated {
-            heartbeat: Some(l.default_heartbeat),
-            output_buffer_size: l.default_output_buffer_size,
-            output_buffer_timeout: l.default_output_buffer_timeout,
-            sample_rate: 0,
-            msg_timeout: l.default_msg_timeout,
-            tls: false,
-            snappy: false,
-            deflate: false,
-            deflate_level: 6,
         }
     }
 

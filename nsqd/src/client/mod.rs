@@ -1,7 +1,8 @@
 //! What other tasks may see of a TCP client: its identity (after IDENTIFY), counters kept
 //! up to date by the connection task, and the two signals other tasks send it (`wake`:
 //! messages or channel state changed; `kick`: close now). The connection task itself owns
-//! the socket, the in-flight table and everything else (see `tcp::conn`).
+//! the socket, the in-flight table (`inflight`, kept here behind a mutex) and everything
+//! else (see `tcp::session`).
 
 pub(crate) mod inflight;
 

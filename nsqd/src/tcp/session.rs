@@ -14,7 +14,7 @@ use crate::broker::Nsqd;
 use crate::channel::Channel;
 use crate::client::{ClientShared, Peer, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::tcp::connection::{Connection, ReadError};
-use crate::tcp::identify::Negotiated;
+use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::tcp::transport::Transport;
 use crate::topic::Topic;
 use protocol::{
@@ -40,6 +40,8 @@ pub(super) enum Exit {
 
 pub(crate) struct Session {
     pub(super) ctx: Arc<Nsqd>,
+    /// What IDENTIFY may negotiate (shared by every connection).
+    pub(super) limits: Arc<IdentifyLimits>,
     pub(super) conn: Connection,
     pub(super) client: Arc<ClientShared>,
     pub(super) decoder: Decoder,
@@ -58,15 +60,21 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(ctx: Arc<Nsqd>, stream: Transport, peer: Peer) -> Session {
+    pub(crate) fn new(
+        ctx: Arc<Nsqd>,
+        limits: Arc<IdentifyLimits>,
+        stream: Transport,
+        peer: Peer,
+    ) -> Session {
         let id = ctx.next_client_id();
         let kick = ctx.shutdown.child_token();
         let client = Arc::new(ClientShared::new(id, peer, crate::unix_now(), kick));
         ctx.register_client(Arc::clone(&client));
-        let settings = ctx.default_negotiated();
+        let settings = super::default_negotiated(&limits);
         Session {
             decoder: Decoder::new(ctx.decoder_limits),
             ctx,
+            limits,
             conn: Connection::new(stream),
             client,
             state: STATE_INIT,

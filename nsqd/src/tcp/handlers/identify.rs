@@ -23,7 +23,7 @@ impl Session {
                 ident.user_agent = v.clone();
             }
         }
-        let limits = &self.ctx.identify_limits;
+        let limits = &*self.limits;
         let mut negotiated = req.negotiate(limits)?;
         if self.conn.is_unix() {
             // TLS is offered on TCP only.
