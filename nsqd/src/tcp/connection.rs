@@ -170,3 +170,109 @@ async fn write_and_flush(stream: &mut Transport, data: &[u8]) -> std::io::Result
     stream.write_all(data).await?;
     stream.flush().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connection over a real loopback socket, and the client's end.
+    async fn pair() -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (server, _) = accepted.expect("accept");
+        (
+            Connection::new(Transport::Plain(server)),
+            client.expect("connect"),
+        )
+    }
+
+    async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut buf))
+            .await
+            .expect("in time")
+            .expect("read");
+        buf
+    }
+
+    /// Read until `input` holds `want` bytes (a write may arrive in pieces).
+    async fn read_until(conn: &mut Connection, want: usize) {
+        while conn.input.len() < want {
+            tokio::time::timeout(Duration::from_secs(10), conn.read())
+                .await
+                .expect("in time")
+                .expect("read");
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_read_flush_and_eof() {
+        let (mut conn, mut client) = pair().await;
+        assert!(!conn.is_tls() && !conn.is_unix());
+        client.write_all(b"NOP\n").await.expect("write");
+        read_until(&mut conn, 4).await;
+        assert_eq!(&conn.input[..], b"NOP\n");
+        conn.out.extend_from_slice(b"pong");
+        assert!(
+            conn.flush(Duration::from_secs(5), &CancellationToken::new())
+                .await
+        );
+        assert!(conn.out.is_empty());
+        assert_eq!(read_n(&mut client, 4).await, b"pong");
+        drop(client);
+        assert!(matches!(conn.read().await, Err(ReadError::Eof)));
+    }
+
+    #[tokio::test]
+    async fn compression_starts_mid_stream_both_ways() {
+        let codecs: [fn() -> Codec; 2] = [Codec::snappy, || Codec::deflate(6)];
+        for codec in codecs {
+            // The client's two directions.
+            let (mut client_out, mut client_in) = (codec(), codec());
+            let (mut conn, mut client) = pair().await;
+            // The client compresses from right after IDENTIFY; its first compressed bytes
+            // may arrive before the server switched, in the same read as the plain ones.
+            let mut raw = b"IDENTIFY\n".to_vec();
+            client_out.encode(b"first ", &mut raw).expect("encode");
+            client.write_all(&raw).await.expect("write");
+            read_until(&mut conn, raw.len()).await;
+            let _ = conn.input.split_to(b"IDENTIFY\n".len());
+            conn.start_compression(codec());
+            let mut more = Vec::new();
+            client_out.encode(b"second", &mut more).expect("encode");
+            client.write_all(&more).await.expect("write");
+            read_until(&mut conn, b"first second".len()).await;
+            assert_eq!(&conn.input[..], b"first second");
+
+            // Output is compressed; the client's codec reads it back.
+            conn.out.extend_from_slice(b"reply");
+            assert!(
+                conn.flush(Duration::from_secs(5), &CancellationToken::new())
+                    .await
+            );
+            let mut plain = BytesMut::new();
+            let mut got = BytesMut::new();
+            while plain.len() < 5 {
+                let mut chunk = [0u8; 256];
+                let n = client.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "closed");
+                got.extend_from_slice(&chunk[..n]);
+                client_in.decode(&mut got, &mut plain).expect("decode");
+            }
+            assert_eq!(&plain[..], b"reply");
+        }
+    }
+
+    #[tokio::test]
+    async fn flush_gives_up_when_kicked() {
+        let (mut conn, _client) = pair().await;
+        let kick = CancellationToken::new();
+        kick.cancel();
+        // More than the socket buffers take: the write cannot finish, the kick ends it.
+        conn.out.extend_from_slice(&vec![0u8; 64 << 20]);
+        assert!(!conn.flush(Duration::from_secs(3600), &kick).await);
+        assert!(conn.out.is_empty());
+    }
+}
