@@ -515,13 +515,13 @@ impl Nsqd {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     let me = Arc::clone(&self);
-                    let _ = tokio::task::spawn_blocking(move || {
+                    let scan = tokio::task::spawn_blocking(move || {
                         let now = Instant::now();
                         for t in me.topics() {
                             t.scan(now);
                         }
-                    })
-                    .await;
+                    });
+                    crate::background::join_logged("queue scan", scan).await;
                 }
             }
         }
