@@ -1,6 +1,7 @@
 //! nsqd as a library: `bind` the listeners, then `run` the broker until the shutdown token
 //! is cancelled. The binary (`main.rs`) only parses flags, sets up logging and signals; the
-//! tests call the same two functions with port-0 listeners.
+//! in-process tests (`run_tests.rs`) call the same two functions with port-0 listeners.
+//! Everything but `config`, `logging`, `bind` and `run` is private to the crate.
 
 mod auth;
 mod background;
