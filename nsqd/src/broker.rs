@@ -5,14 +5,14 @@
 //! Locks: `topics` (RwLock) is held only to look up, insert or remove a topic; the topic
 //! and channel locks are never taken while holding it for longer than a clone.
 
+use crate::background::Background;
 use crate::channel::Channel;
 use crate::client::ClientShared;
 use crate::config::Config;
 use crate::listener::Bound;
 use crate::lock;
-use crate::lookup::Event;
+use crate::lookup::{self, Control, Event};
 use crate::metadata::{self, ChannelMeta, Metadata, MetadataError, TopicMeta};
-use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::topic::{QueueSettings, Topic, TopicError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,36 +24,33 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-/// The default client heartbeat (the reference's fixed client timeout is 60 s).
-pub const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
 /// How often deferred messages and disk syncs are checked.
 const SCAN_INTERVAL: Duration = crate::config::QUEUE_SCAN_INTERVAL;
 
 /// The addresses the listeners actually bound (port 0 resolved).
 #[derive(Debug, Clone)]
-pub struct BoundAddrs {
-    pub tcp: Bound,
-    pub http: Option<Bound>,
-    pub https: Option<SocketAddr>,
+pub(crate) struct BoundAddrs {
+    pub(crate) tcp: Bound,
+    pub(crate) http: Option<Bound>,
+    pub(crate) https: Option<SocketAddr>,
 }
 
-pub struct Nsqd {
-    pub config: Arc<Config>,
-    pub settings: Arc<QueueSettings>,
-    pub identify_limits: IdentifyLimits,
-    pub decoder_limits: protocol::Limits,
-    pub max_msg_timeout: Duration,
+pub(crate) struct Nsqd {
+    pub(crate) config: Arc<Config>,
+    pub(crate) settings: Arc<QueueSettings>,
+    pub(crate) decoder_limits: protocol::Limits,
+    pub(crate) max_msg_timeout: Duration,
     /// Set when a TLS certificate is configured.
-    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
-    pub tls_required_tcp: bool,
-    pub tcp_addr: Bound,
-    pub http_addr: Option<Bound>,
-    pub https_addr: Option<SocketAddr>,
+    pub(crate) tls_required_tcp: bool,
+    pub(crate) tcp_addr: Bound,
+    pub(crate) http_addr: Option<Bound>,
+    pub(crate) https_addr: Option<SocketAddr>,
     /// Unix seconds.
-    pub start_time: i64,
-    pub shutdown: CancellationToken,
-    pub tracker: TaskTracker,
+    pub(crate) start_time: i64,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     next_client_id: AtomicU64,
@@ -64,7 +61,10 @@ pub struct Nsqd {
     metadata_write: Mutex<()>,
     /// `nsqlookupd_tcp_addresses`, changeable at runtime over HTTP.
     lookupd_addresses: Mutex<Vec<String>>,
-    pub lookup: crate::lookup::Lookup,
+    /// To the lookupd tasks (`lookup::start`): registration changes and address changes.
+    lookup: lookup::Sender,
+    /// The lookupds' HTTP addresses, as they reported them.
+    lookupd_http: lookup::HttpAddrs,
     /// True while `nsqd.dat` is being loaded (no lookupd channel pre-creation then).
     loading: AtomicBool,
 }
@@ -80,11 +80,12 @@ impl std::fmt::Debug for Nsqd {
 }
 
 impl Nsqd {
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         tls: Option<Arc<rustls::ServerConfig>>,
         addrs: BoundAddrs,
         shutdown: CancellationToken,
+        lookup: (lookup::Sender, lookup::HttpAddrs),
     ) -> Nsqd {
         let c = &config;
         let settings = QueueSettings {
@@ -98,24 +99,7 @@ impl Nsqd {
             max_channel_consumers: usize::try_from(c.max_channel_consumers).unwrap_or(0),
             e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
                 .then_some(c.e2e_processing_latency_window_time),
-            runtime: tokio::runtime::Handle::try_current().ok(),
-        };
-        let identify_limits = IdentifyLimits {
-            default_heartbeat: DEFAULT_HEARTBEAT,
-            max_heartbeat_interval: c.max_heartbeat_interval,
-            default_output_buffer_size: 16 * 1024,
-            max_output_buffer_size: usize::try_from(c.max_output_buffer_size).unwrap_or(0),
-            default_output_buffer_timeout: c.output_buffer_timeout,
-            min_output_buffer_timeout: c.min_output_buffer_timeout,
-            max_output_buffer_timeout: c.max_output_buffer_timeout,
-            default_msg_timeout: c.msg_timeout,
-            max_msg_timeout: c.max_msg_timeout,
-            max_rdy_count: c.max_rdy_count.max(0) as u64,
-            snappy: c.snappy,
-            deflate: c.deflate,
-            max_deflate_level: i64::from(c.max_deflate_level),
-            tls_available: tls.is_some(),
-            auth_required: !c.auth_http_addresses.is_empty(),
+            background: Background::new(),
         };
         let decoder_limits = protocol::Limits {
             max_msg_size: c.max_msg_size,
@@ -128,7 +112,6 @@ impl Nsqd {
             tls_acceptor: tls.map(tokio_rustls::TlsAcceptor::from),
             tls_required_tcp: c.tls_required != crate::config::TlsRequired::No,
             settings: Arc::new(settings),
-            identify_limits,
             decoder_limits,
             lookupd_addresses: Mutex::new(c.nsqlookupd_tcp_addresses.clone()),
             config: Arc::new(config),
@@ -145,29 +128,14 @@ impl Nsqd {
             health_error: Mutex::new(String::new()),
             metadata_dirty: Notify::new(),
             metadata_write: Mutex::new(()),
-            lookup: crate::lookup::Lookup::default(),
+            lookup: lookup.0,
+            lookupd_http: lookup.1,
             loading: AtomicBool::new(false),
         }
     }
 
-    /// The settings of a client that never sent IDENTIFY.
-    pub fn default_negotiated(&self) -> Negotiated {
-        let l = &self.identify_limits;
-        Negotiated {
-            heartbeat: Some(l.default_heartbeat),
-            output_buffer_size: l.default_output_buffer_size,
-            output_buffer_timeout: l.default_output_buffer_timeout,
-            sample_rate: 0,
-            msg_timeout: l.default_msg_timeout,
-            tls: false,
-            snappy: false,
-            deflate: false,
-            deflate_level: 6,
-        }
-    }
-
     /// An option's current value for `GET /config/<key>` (runtime-mutable ones included).
-    pub fn runtime_option(&self, key: &str) -> Option<serde_json::Value> {
+    pub(crate) fn runtime_option(&self, key: &str) -> Option<serde_json::Value> {
         match key {
             "nsqlookupd_tcp_addresses" => Some(serde_json::json!(*lock(&self.lookupd_addresses))),
             "log_level" => Some(serde_json::json!(crate::logging::level())),
@@ -176,19 +144,58 @@ impl Nsqd {
     }
 
     /// Change the lookupd set at runtime: removed peers are dropped, new ones connected.
-    pub fn set_lookupd_addresses(self: &Arc<Self>, addrs: Vec<String>) {
-        self.lookup.set_addresses(self, &addrs);
-        *lock(&self.lookupd_addresses) = addrs;
+    pub(crate) fn set_lookupd_addresses(&self, addrs: Vec<String>) {
+        let mut current = lock(&self.lookupd_addresses);
+        self.send_lookup(Control::SetAddresses(addrs.clone()));
+        *current = addrs;
     }
 
-    /// Connect to the lookupds named in the config.
-    pub fn start_lookup(self: &Arc<Self>) {
-        let addrs = lock(&self.lookupd_addresses).clone();
-        self.lookup.set_addresses(self, &addrs);
+    pub(crate) fn lookupd_addresses(&self) -> Vec<String> {
+        lock(&self.lookupd_addresses).clone()
+    }
+
+    /// What the lookupd tasks need, for `lookup::start`.
+    pub(crate) fn lookup_setup(self: &Arc<Self>) -> lookup::Setup {
+        let me = Arc::downgrade(self);
+        lookup::Setup {
+            broadcast_address: self.config.broadcast_address.clone(),
+            tcp_port: self.broadcast_tcp_port(),
+            http_port: self.broadcast_http_port(),
+            max_body_size: self.decoder_limits.max_body_size,
+            registrations: Box::new(move || me.upgrade().map(|n| n.registrations())),
+            http_addrs: self.lookupd_http.clone(),
+            shutdown: self.shutdown.clone(),
+            background: self.settings.background.clone(),
+        }
+    }
+
+    /// Everything this nsqd has, as REGISTER events: each channel, or the bare topic when
+    /// it has none (ephemeral ones included, as the reference does).
+    fn registrations(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for t in self.topics() {
+            let channels = t.channels();
+            if channels.is_empty() {
+                out.push(Event::Register(t.name.clone(), None));
+            }
+            for c in channels {
+                out.push(Event::Register(t.name.clone(), Some(c.name.clone())));
+            }
+        }
+        out
+    }
+
+    fn send_lookup(&self, control: Control) {
+        // Fails only when the lookupd tasks are gone (shutdown): nothing to tell then.
+        let _ = self.lookup.send(control);
+    }
+
+    fn notify_lookup(&self, event: Event) {
+        self.send_lookup(Control::Event(event));
     }
 
     /// The TCP port registered with lookupd: `--broadcast-tcp-port`, else the bound one.
-    pub fn broadcast_tcp_port(&self) -> u16 {
+    pub(crate) fn broadcast_tcp_port(&self) -> u16 {
         match self.config.broadcast_tcp_port {
             0 => self.tcp_addr.tcp_port(),
             p => p,
@@ -196,32 +203,32 @@ impl Nsqd {
     }
 
     /// The HTTP port registered with lookupd: `--broadcast-http-port`, else the bound one.
-    pub fn broadcast_http_port(&self) -> u16 {
+    pub(crate) fn broadcast_http_port(&self) -> u16 {
         match self.config.broadcast_http_port {
             0 => self.http_addr.as_ref().map_or(0, Bound::tcp_port),
             p => p,
         }
     }
 
-    pub fn next_client_id(&self) -> u64 {
+    pub(crate) fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn register_client(&self, c: Arc<ClientShared>) {
+    pub(crate) fn register_client(&self, c: Arc<ClientShared>) {
         lock(&self.clients).insert(c.id, c);
     }
 
-    pub fn unregister_client(&self, id: u64) {
+    pub(crate) fn unregister_client(&self, id: u64) {
         lock(&self.clients).remove(&id);
     }
 
-    pub fn clients(&self) -> Vec<Arc<ClientShared>> {
+    pub(crate) fn clients(&self) -> Vec<Arc<ClientShared>> {
         lock(&self.clients).values().cloned().collect()
     }
 
     // ---- topics and channels -------------------------------------------------------
 
-    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+    pub(crate) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -230,7 +237,7 @@ impl Nsqd {
     }
 
     /// Topics sorted by name.
-    pub fn topics(&self) -> Vec<Arc<Topic>> {
+    pub(crate) fn topics(&self) -> Vec<Arc<Topic>> {
         let mut v: Vec<_> = self
             .topics
             .read()
@@ -242,7 +249,10 @@ impl Nsqd {
         v
     }
 
-    pub fn get_or_create_topic(self: &Arc<Self>, name: &str) -> Result<Arc<Topic>, TopicError> {
+    pub(crate) fn get_or_create_topic(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Arc<Topic>, TopicError> {
         if let Some(t) = self.topic(name) {
             return Ok(t);
         }
@@ -259,8 +269,8 @@ impl Nsqd {
         if !topic.ephemeral {
             self.persist_soon();
         }
-        self.lookup.notify(Event::Register(name.to_string(), None));
-        if !self.loading.load(Ordering::Relaxed) && self.lookup.has_peers() {
+        self.notify_lookup(Event::Register(name.to_string(), None));
+        if !self.loading.load(Ordering::Relaxed) && !lock(&self.lookupd_addresses).is_empty() {
             self.precreate_channels(&topic);
         }
         Ok(topic)
@@ -269,7 +279,7 @@ impl Nsqd {
     /// A new topic gets the channels it has on other nodes (as lookupd knows them) before
     /// anything is delivered, so messages published here reach consumers' channels.
     fn precreate_channels(self: &Arc<Self>, topic: &Arc<Topic>) {
-        let addrs = self.lookup.http_addresses();
+        let addrs = self.lookupd_http.snapshot();
         if addrs.is_empty() {
             error!(topic = %topic.name, "no lookupd HTTP address known yet; channels not pre-created");
             return;
@@ -277,9 +287,9 @@ impl Nsqd {
         topic.hold();
         let ctx = Arc::clone(self);
         let topic = Arc::clone(topic);
-        self.settings.spawn(async move {
+        self.settings.background.spawn("channel pre-creation", async move {
             let c = &ctx.config;
-            let names = crate::lookup::channels_for_topic(
+            let names = lookup::channels_for_topic(
                 &addrs,
                 &topic.name,
                 c.http_client_connect_timeout,
@@ -300,7 +310,7 @@ impl Nsqd {
         });
     }
 
-    pub fn get_or_create_channel(
+    pub(crate) fn get_or_create_channel(
         &self,
         topic: &Arc<Topic>,
         name: &str,
@@ -310,14 +320,13 @@ impl Nsqd {
             if !ch.ephemeral && !topic.ephemeral {
                 self.persist_soon();
             }
-            self.lookup
-                .notify(Event::Register(topic.name.clone(), Some(name.to_string())));
+            self.notify_lookup(Event::Register(topic.name.clone(), Some(name.to_string())));
         }
         Ok(ch)
     }
 
     /// Delete a topic and all its channels. Returns false if it did not exist.
-    pub fn delete_topic(&self, name: &str) -> bool {
+    pub(crate) fn delete_topic(&self, name: &str) -> bool {
         let removed = self
             .topics
             .write()
@@ -325,11 +334,9 @@ impl Nsqd {
             .remove(name);
         let Some(topic) = removed else { return false };
         for ch in topic.channels() {
-            self.lookup
-                .notify(Event::Unregister(name.to_string(), Some(ch.name.clone())));
+            self.notify_lookup(Event::Unregister(name.to_string(), Some(ch.name.clone())));
         }
-        self.lookup
-            .notify(Event::Unregister(name.to_string(), None));
+        self.notify_lookup(Event::Unregister(name.to_string(), None));
         topic.delete();
         info!(topic = %name, "topic deleted");
         if !topic.ephemeral {
@@ -338,10 +345,10 @@ impl Nsqd {
         true
     }
 
-    pub fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
+    pub(crate) fn delete_channel(&self, topic: &Arc<Topic>, name: &str) -> bool {
         let deleted = topic.delete_channel(name);
         if deleted {
-            self.lookup.notify(Event::Unregister(
+            self.notify_lookup(Event::Unregister(
                 topic.name.clone(),
                 Some(name.to_string()),
             ));
@@ -355,7 +362,7 @@ impl Nsqd {
     }
 
     /// The last consumer of an ephemeral channel left.
-    pub fn delete_ephemeral_channel(&self, topic: &Arc<Topic>, channel: &Arc<Channel>) {
+    pub(crate) fn delete_ephemeral_channel(&self, topic: &Arc<Topic>, channel: &Arc<Channel>) {
         if channel.consumer_count() == 0
             && topic
                 .channel(&channel.name)
@@ -367,21 +374,21 @@ impl Nsqd {
 
     // ---- health ----------------------------------------------------------------------
 
-    pub fn publish_failed(&self, e: &TopicError) {
+    pub(crate) fn publish_failed(&self, e: &TopicError) {
         if let TopicError::Disk(err) = e {
             *lock(&self.health_error) = err.to_string();
             self.unhealthy.store(true, Ordering::Relaxed);
         }
     }
 
-    pub fn publish_succeeded(&self) {
+    pub(crate) fn publish_succeeded(&self) {
         if self.unhealthy.load(Ordering::Relaxed) {
             self.unhealthy.store(false, Ordering::Relaxed);
         }
     }
 
     /// `OK` or `NOK - <error>`.
-    pub fn health(&self) -> String {
+    pub(crate) fn health(&self) -> String {
         if self.unhealthy.load(Ordering::Relaxed) {
             format!("NOK - {}", lock(&self.health_error))
         } else {
@@ -389,14 +396,14 @@ impl Nsqd {
         }
     }
 
-    pub fn is_healthy(&self) -> bool {
+    pub(crate) fn is_healthy(&self) -> bool {
         !self.unhealthy.load(Ordering::Relaxed)
     }
 
     // ---- metadata --------------------------------------------------------------------
 
     /// Ask the metadata task to write `nsqd.dat` soon.
-    pub fn persist_soon(&self) {
+    pub(crate) fn persist_soon(&self) {
         self.metadata_dirty.notify_one();
     }
 
@@ -429,14 +436,14 @@ impl Nsqd {
     }
 
     /// Write `nsqd.dat` now (blocking file I/O: call from a blocking context).
-    pub fn persist_metadata(&self) -> Result<(), MetadataError> {
+    pub(crate) fn persist_metadata(&self) -> Result<(), MetadataError> {
         let _guard = lock(&self.metadata_write);
         let md = self.snapshot_metadata();
         metadata::save(&self.settings.data_path, &md)
     }
 
     /// `persist_metadata` off the async threads.
-    pub async fn persist_metadata_async(self: &Arc<Self>) -> Result<(), MetadataError> {
+    pub(crate) async fn persist_metadata_async(self: &Arc<Self>) -> Result<(), MetadataError> {
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || me.persist_metadata())
             .await
@@ -449,7 +456,7 @@ impl Nsqd {
     }
 
     /// Recreate topics, channels and paused flags from `nsqd.dat`.
-    pub fn load_metadata(self: &Arc<Self>) -> Result<(), anyhow::Error> {
+    pub(crate) fn load_metadata(self: &Arc<Self>) -> Result<(), anyhow::Error> {
         let Some(md) = metadata::load(&self.settings.data_path)? else {
             return Ok(());
         };
@@ -486,7 +493,7 @@ impl Nsqd {
     // ---- background tasks ------------------------------------------------------------
 
     /// Write `nsqd.dat` whenever asked, until shutdown.
-    pub async fn metadata_loop(self: Arc<Self>) {
+    pub(crate) async fn metadata_loop(self: Arc<Self>) {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
@@ -500,7 +507,7 @@ impl Nsqd {
     }
 
     /// Every 100 ms: due deferred and orphaned messages, and disk-queue sync timeouts.
-    pub async fn scan_loop(self: Arc<Self>) {
+    pub(crate) async fn scan_loop(self: Arc<Self>) {
         let mut tick = tokio::time::interval(SCAN_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -508,20 +515,20 @@ impl Nsqd {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     let me = Arc::clone(&self);
-                    let _ = tokio::task::spawn_blocking(move || {
+                    let scan = tokio::task::spawn_blocking(move || {
                         let now = Instant::now();
                         for t in me.topics() {
                             t.scan(now);
                         }
-                    })
-                    .await;
+                    });
+                    crate::background::join_logged("queue scan", scan).await;
                 }
             }
         }
     }
 
     /// Shutdown after the clients are gone: persist metadata, write every queue to disk.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if let Err(e) = self.persist_metadata() {
             error!(error = %e, "failed to persist metadata");
         }

@@ -67,7 +67,7 @@ struct State {
 
 /// Why a REQ/deferral could not be applied.
 #[derive(Debug, thiserror::Error)]
-pub enum ChannelError {
+pub(crate) enum ChannelError {
     #[error("exiting")]
     Exiting,
     #[error("ID already deferred")]
@@ -83,43 +83,43 @@ pub enum ChannelError {
 }
 
 #[derive(Debug)]
-pub struct Channel {
-    pub name: String,
-    pub topic_name: String,
-    pub ephemeral: bool,
+pub(crate) struct Channel {
+    pub(crate) name: String,
+    pub(crate) topic_name: String,
+    pub(crate) ephemeral: bool,
     state: Mutex<State>,
     paused: AtomicBool,
     exiting: AtomicBool,
     epoch: AtomicU64,
-    pub message_count: AtomicU64,
-    pub requeue_count: AtomicU64,
-    pub timeout_count: AtomicU64,
+    pub(crate) message_count: AtomicU64,
+    pub(crate) requeue_count: AtomicU64,
+    pub(crate) timeout_count: AtomicU64,
     in_flight: AtomicU64,
     deferred: AtomicU64,
     max_consumers: usize,
     /// Publish-to-FIN latencies, when percentiles are configured.
-    pub e2e: Option<E2eLatency>,
+    pub(crate) e2e: Option<E2eLatency>,
 }
 
 /// A point-in-time view for `/stats`.
 #[derive(Debug, Clone)]
-pub struct ChannelSnapshot {
-    pub name: String,
-    pub depth: u64,
-    pub backend_depth: u64,
-    pub in_flight_count: u64,
-    pub deferred_count: u64,
-    pub message_count: u64,
-    pub requeue_count: u64,
-    pub timeout_count: u64,
-    pub paused: bool,
-    pub clients: Vec<Arc<ClientShared>>,
+pub(crate) struct ChannelSnapshot {
+    pub(crate) name: String,
+    pub(crate) depth: u64,
+    pub(crate) backend_depth: u64,
+    pub(crate) in_flight_count: u64,
+    pub(crate) deferred_count: u64,
+    pub(crate) message_count: u64,
+    pub(crate) requeue_count: u64,
+    pub(crate) timeout_count: u64,
+    pub(crate) paused: bool,
+    pub(crate) clients: Vec<Arc<ClientShared>>,
     /// (count, samples) of the e2e latency window, when configured.
-    pub e2e: Option<(u64, Vec<u64>)>,
+    pub(crate) e2e: Option<(u64, Vec<u64>)>,
 }
 
 impl Channel {
-    pub fn new(
+    pub(crate) fn new(
         topic_name: &str,
         name: &str,
         backlog: Backlog,
@@ -154,7 +154,7 @@ impl Channel {
 
     /// Runs of messages from the topic (counted in `message_count`): each is queued by
     /// reference, not copied.
-    pub fn put(&self, runs: &[Packed]) -> Result<(), DiskQueueError> {
+    pub(crate) fn put(&self, runs: &[Packed]) -> Result<(), DiskQueueError> {
         let n: usize = runs.iter().map(Packed::len).sum();
         self.message_count.fetch_add(n as u64, Ordering::Relaxed);
         let mut st = lock(&self.state);
@@ -175,18 +175,19 @@ impl Channel {
         Ok(())
     }
 
-    /// A deferred publish copied in from the topic (counted in `message_count`).
-    pub fn put_deferred(&self, msg: Message, delay: Duration) -> Result<(), ChannelError> {
+    /// A deferred publish copied in from the topic (counted in `message_count`): due at
+    /// `now + delay`.
+    pub(crate) fn put_deferred(
+        &self,
+        msg: Message,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<(), ChannelError> {
         self.message_count.fetch_add(1, Ordering::Relaxed);
-        self.defer(msg, delay, TimedKind::Deferred)
+        self.defer(msg, now + delay, TimedKind::Deferred)
     }
 
-    fn defer(
-        &self,
-        mut msg: Message,
-        delay: Duration,
-        kind: TimedKind,
-    ) -> Result<(), ChannelError> {
+    fn defer(&self, mut msg: Message, due: Instant, kind: TimedKind) -> Result<(), ChannelError> {
         if kind == TimedKind::Deferred {
             // The body may slice a large shared buffer (a published batch); a deferral can
             // last an hour, so it keeps a copy of its own instead of pinning that buffer.
@@ -207,7 +208,7 @@ impl Channel {
         st.seq += 1;
         let seq = st.seq;
         st.timed.push(Reverse(Timed {
-            due: Instant::now() + delay,
+            due,
             seq,
             kind,
             msg,
@@ -217,7 +218,7 @@ impl Channel {
 
     /// Take up to `max` messages for delivery; they count as in flight from now on.
     /// Returns the epoch they belong to. Nothing is returned while the channel is paused.
-    pub fn take(&self, max: usize, out: &mut Vec<Message>) -> u64 {
+    pub(crate) fn take(&self, max: usize, out: &mut Vec<Message>) -> u64 {
         if self.paused.load(Ordering::Relaxed) || self.exiting.load(Ordering::Relaxed) {
             return self.epoch.load(Ordering::Relaxed);
         }
@@ -231,12 +232,12 @@ impl Channel {
         self.epoch.load(Ordering::Relaxed)
     }
 
-    pub fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
 
     /// A message of `epoch` left flight (FIN, REQ, timeout, or dropped by sampling).
-    pub fn in_flight_done(&self, epoch: u64, n: u64) {
+    pub(crate) fn in_flight_done(&self, epoch: u64, n: u64) {
         if epoch != self.epoch() {
             return;
         }
@@ -247,8 +248,14 @@ impl Channel {
             });
     }
 
-    /// REQ: back to the queue now (delay 0) or into the deferred set.
-    pub fn requeue(&self, msg: Message, epoch: u64, delay: Duration) -> Result<(), ChannelError> {
+    /// REQ: back to the queue now (delay 0) or into the deferred set, due at `now + delay`.
+    pub(crate) fn requeue(
+        &self,
+        msg: Message,
+        epoch: u64,
+        delay: Duration,
+        now: Instant,
+    ) -> Result<(), ChannelError> {
         if self.exiting.load(Ordering::Relaxed) {
             return Err(ChannelError::Exiting);
         }
@@ -258,12 +265,12 @@ impl Channel {
             self.enqueue(std::slice::from_ref(&msg))?;
             Ok(())
         } else {
-            self.defer(msg, delay, TimedKind::Deferred)
+            self.defer(msg, now + delay, TimedKind::Deferred)
         }
     }
 
     /// In-flight messages whose deadline passed: requeued at the tail.
-    pub fn timed_out(&self, msgs: &[Message], epoch: u64) {
+    pub(crate) fn timed_out(&self, msgs: &[Message], epoch: u64) {
         if msgs.is_empty() || epoch != self.epoch() {
             return;
         }
@@ -275,21 +282,20 @@ impl Channel {
         }
     }
 
-    /// A disconnecting client hands back what it still had in flight, with deadlines.
-    pub fn adopt_orphans(&self, msgs: Vec<(Message, Instant)>, epoch: u64) {
+    /// A disconnecting client hands back what it still had in flight, with deadlines
+    /// (one already passed counts as due `now`).
+    pub(crate) fn adopt_orphans(&self, msgs: Vec<(Message, Instant)>, epoch: u64, now: Instant) {
         if msgs.is_empty() || epoch != self.epoch() {
             return;
         }
-        let now = Instant::now();
         for (msg, deadline) in msgs {
-            let delay = deadline.saturating_duration_since(now);
-            let _ = self.defer(msg, delay, TimedKind::Orphan);
+            let _ = self.defer(msg, deadline.max(now), TimedKind::Orphan);
         }
     }
 
     /// Move due deferred/orphaned messages to the queue; periodic disk sync.
     /// Returns true if anything was due.
-    pub fn scan(&self, now: Instant) -> bool {
+    pub(crate) fn scan(&self, now: Instant) -> bool {
         let mut st = lock(&self.state);
         let mut due = Vec::new();
         let mut timeouts = 0u64;
@@ -331,7 +337,7 @@ impl Channel {
 
     /// Is `id` in flight to a client other than `me` (or to one that went away)?
     /// Only asked when a FIN/REQ/TOUCH missed, to pick the reference's error reason.
-    pub fn in_flight_elsewhere(&self, id: &MessageId, me: u64) -> bool {
+    pub(crate) fn in_flight_elsewhere(&self, id: &MessageId, me: u64) -> bool {
         let st = lock(&self.state);
         st.orphan_ids.contains(id)
             || st
@@ -341,7 +347,7 @@ impl Channel {
                 .any(|c| lock(&c.inflight).contains(id))
     }
 
-    pub fn add_consumer(&self, client: Arc<ClientShared>) -> Result<(), ChannelError> {
+    pub(crate) fn add_consumer(&self, client: Arc<ClientShared>) -> Result<(), ChannelError> {
         if self.exiting.load(Ordering::Relaxed) {
             return Err(ChannelError::Exiting);
         }
@@ -361,29 +367,29 @@ impl Channel {
     }
 
     /// Returns the number of consumers left.
-    pub fn remove_consumer(&self, client_id: u64) -> usize {
+    pub(crate) fn remove_consumer(&self, client_id: u64) -> usize {
         let mut st = lock(&self.state);
         st.consumers.retain(|c| c.id != client_id);
         st.consumers.len()
     }
 
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
     }
 
-    pub fn set_paused(&self, paused: bool) {
+    pub(crate) fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::Relaxed);
         if !paused {
             self.wake_all();
         }
     }
 
-    pub fn is_exiting(&self) -> bool {
+    pub(crate) fn is_exiting(&self) -> bool {
         self.exiting.load(Ordering::Relaxed)
     }
 
     /// Wake every consumer (unpause, empty, a consumer gained capacity elsewhere).
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         let st = lock(&self.state);
         for c in &st.consumers {
             c.wake.notify_one();
@@ -391,7 +397,7 @@ impl Channel {
     }
 
     /// Drop queued, deferred and in-flight messages.
-    pub fn empty(&self) -> Result<(), DiskQueueError> {
+    pub(crate) fn empty(&self) -> Result<(), DiskQueueError> {
         let mut st = lock(&self.state);
         self.epoch.fetch_add(1, Ordering::Relaxed);
         st.timed.clear();
@@ -406,7 +412,7 @@ impl Channel {
     }
 
     /// Deletion: stop, disconnect consumers, remove the data.
-    pub fn delete(&self) -> Result<(), DiskQueueError> {
+    pub(crate) fn delete(&self) -> Result<(), DiskQueueError> {
         self.exiting.store(true, Ordering::Relaxed);
         let backlog = {
             let mut st = lock(&self.state);
@@ -420,7 +426,7 @@ impl Channel {
     }
 
     /// Shutdown: queued, deferred and orphaned messages all go to disk.
-    pub fn close(&self) -> Result<(), DiskQueueError> {
+    pub(crate) fn close(&self) -> Result<(), DiskQueueError> {
         self.exiting.store(true, Ordering::Relaxed);
         let (backlog, extra) = {
             let mut st = lock(&self.state);
@@ -433,7 +439,7 @@ impl Channel {
         backlog.close(extra)
     }
 
-    pub fn snapshot(&self) -> ChannelSnapshot {
+    pub(crate) fn snapshot(&self) -> ChannelSnapshot {
         let st = lock(&self.state);
         ChannelSnapshot {
             name: self.name.clone(),
@@ -450,11 +456,7 @@ impl Channel {
         }
     }
 
-    pub fn depth(&self) -> u64 {
-        lock(&self.state).backlog.depth()
-    }
-
-    pub fn consumer_count(&self) -> usize {
+    pub(crate) fn consumer_count(&self) -> usize {
         lock(&self.state).consumers.len()
     }
 }
@@ -480,3 +482,7 @@ fn wake_consumers(st: &mut State, n: u64) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "channel_tests.rs"]
+mod tests;

@@ -1,26 +1,30 @@
 //! nsqd as a library: `bind` the listeners, then `run` the broker until the shutdown token
 //! is cancelled. The binary (`main.rs`) only parses flags, sets up logging and signals; the
-//! tests call the same two functions with port-0 listeners.
+//! in-process tests (`run_tests.rs`) call the same two functions with port-0 listeners.
+//! Everything but `config`, `logging`, `bind` and `run` is private to the crate.
 
-pub mod auth;
-pub mod broker;
-pub mod channel;
-pub mod client;
+mod auth;
+mod background;
+mod broker;
+mod channel;
+mod client;
 pub mod config;
-pub mod e2e;
-pub mod guid;
-pub mod http;
-pub mod http_client;
-pub mod listener;
+mod e2e;
+mod guid;
+mod http;
+mod http_client;
+mod listener;
 pub use daemon::logging;
-pub mod lookup;
-pub mod metadata;
-pub mod queue;
-pub mod stats;
-pub mod statsd;
-pub mod tcp;
-pub mod tls;
-pub mod topic;
+mod lookup;
+mod metadata;
+mod queue;
+#[cfg(test)]
+mod run_tests;
+mod stats;
+mod statsd;
+mod tcp;
+mod tls;
+mod topic;
 
 use anyhow::Context;
 use broker::Nsqd;
@@ -37,6 +41,9 @@ pub const VERSION: &str = "1.3.0";
 
 /// How long shutdown waits for client connections to finish before closing queues.
 const CLIENT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for background work (drains, lookupd peers, channel
+/// pre-creation) once the queues are closed.
+const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Lock a mutex, ignoring poisoning: every critical section here leaves the data
 /// consistent between statements, so a panic elsewhere does not make it unusable.
@@ -53,11 +60,11 @@ pub(crate) fn unix_now() -> i64 {
 
 pub struct Listeners {
     /// The exclusive lock on the data directory, held for the life of the process.
-    pub data_dir_lock: File,
-    pub tcp: listener::Listener,
-    pub http: Option<listener::Listener>,
+    pub(crate) data_dir_lock: File,
+    pub(crate) tcp: listener::Listener,
+    pub(crate) http: Option<listener::Listener>,
     /// Only when a TLS certificate and key are configured.
-    pub https: Option<TcpListener>,
+    pub(crate) https: Option<TcpListener>,
 }
 
 /// Lock the data directory, then bind the TCP and HTTP listeners named in the config
@@ -126,7 +133,14 @@ pub async fn run(
         },
     };
     let tls = tls::server_config(&config)?;
-    let ctx = Arc::new(Nsqd::new(config, tls, addrs, shutdown.clone()));
+    let (lookup_tx, lookup_rx) = lookup::channel();
+    let ctx = Arc::new(Nsqd::new(
+        config,
+        tls,
+        addrs,
+        shutdown.clone(),
+        (lookup_tx, lookup::HttpAddrs::default()),
+    ));
     {
         let ctx2 = Arc::clone(&ctx);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -138,7 +152,7 @@ pub async fn run(
     }
 
     info!("TCP: listening on {tcp_addr}");
-    ctx.start_lookup();
+    lookup::start(ctx.lookup_setup(), ctx.lookupd_addresses(), lookup_rx);
     let accept = tokio::spawn(tcp::accept_loop(Arc::clone(&ctx), listeners.tcp));
     let http_task = match listeners.http {
         Some(l) => {
@@ -165,7 +179,7 @@ pub async fn run(
 
     shutdown.cancelled().await;
     info!("shutting down");
-    let _ = accept.await;
+    background::join_logged("TCP accept", accept).await;
     ctx.tracker.close();
     if tokio::time::timeout(CLIENT_DRAIN_TIMEOUT, ctx.tracker.wait())
         .await
@@ -173,15 +187,25 @@ pub async fn run(
     {
         warn!("clients did not finish in time; closing queues anyway");
     }
-    for h in [http_task, https_task].into_iter().flatten() {
-        let _ = h.await;
+    for (name, h) in [("HTTP", http_task), ("HTTPS", https_task)] {
+        if let Some(h) = h {
+            background::join_logged(name, h).await;
+        }
     }
-    let _ = scan.await;
-    let _ = statsd.await;
-    let _ = meta.await;
+    background::join_logged("queue scan", scan).await;
+    background::join_logged("statsd", statsd).await;
+    background::join_logged("metadata", meta).await;
     let ctx2 = Arc::clone(&ctx);
     if let Err(e) = tokio::task::spawn_blocking(move || ctx2.close()).await {
         error!(error = %e, "close failed");
+    }
+    // Topics are closed, so drains stop at their next batch; lookupd peers stopped with
+    // the shutdown token; a channel pre-creation ends within its HTTP timeouts.
+    if tokio::time::timeout(BACKGROUND_TIMEOUT, ctx.settings.background.close_and_wait())
+        .await
+        .is_err()
+    {
+        warn!("background tasks did not finish in time");
     }
     listener::remove_socket(&tcp_addr);
     if let Some(a) = &http_addr {

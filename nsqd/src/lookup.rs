@@ -3,14 +3,18 @@
 //! REGISTER/UNREGISTER, and PINGs every 15 s; on any error it reconnects with backoff and
 //! registers everything again. Also the lookupd side of topic creation: asking every
 //! lookupd which channels a new topic has elsewhere in the cluster (`/channels`).
+//!
+//! The broker does not know these tasks: it sends `Control`s down a channel, and `run`
+//! starts them (`start`) with what they need, including a function that lists what to
+//! register.
 
-use crate::broker::Nsqd;
+use crate::background::Background;
 use bytes::{Bytes, BytesMut};
 use protocol::json::lookupd::{Channels, Identify};
 use protocol::lookup;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 const EVENT_QUEUE: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Register(String, Option<String>),
     Unregister(String, Option<String>),
 }
@@ -41,85 +45,134 @@ impl Event {
     }
 }
 
+/// What the broker sends the lookupd tasks.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// A topic or channel was created or deleted.
+    Event(Event),
+    /// The lookupd set changed at runtime: removed peers are dropped, new ones connected.
+    SetAddresses(Vec<String>),
+}
+
+pub(crate) type Sender = mpsc::UnboundedSender<Control>;
+pub(crate) type Receiver = mpsc::UnboundedReceiver<Control>;
+
+/// The broker keeps the sender; `run` hands the receiver to `start`.
+pub(crate) fn channel() -> (Sender, Receiver) {
+    mpsc::unbounded_channel()
+}
+
+/// The HTTP addresses (`host:port`) the lookupds gave in their IDENTIFY replies, by lookupd
+/// TCP address: what the broker asks for channel pre-creation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HttpAddrs(Arc<Mutex<HashMap<String, String>>>);
+
+impl HttpAddrs {
+    pub(crate) fn snapshot(&self) -> Vec<String> {
+        crate::lock(&self.0).values().cloned().collect()
+    }
+}
+
+/// Everything the lookupd tasks need from the broker, handed over once by `run`.
+pub(crate) struct Setup {
+    pub(crate) broadcast_address: String,
+    pub(crate) tcp_port: u16,
+    pub(crate) http_port: u16,
+    /// The largest reply accepted from a lookupd.
+    pub(crate) max_body_size: i64,
+    /// Everything to REGISTER after (re)connecting; `None` once the broker is gone.
+    pub(crate) registrations: Box<dyn Fn() -> Option<Vec<Event>> + Send + Sync>,
+    pub(crate) http_addrs: HttpAddrs,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) background: Background,
+}
+
+/// Connect to `addrs`, then follow the broker's `Control`s until shutdown or until the
+/// broker drops its sender. Changes sent before this starts are covered by the full
+/// registration each connection begins with, so they are skipped (address changes kept).
+pub(crate) fn start(setup: Setup, mut addrs: Vec<String>, mut rx: Receiver) {
+    while let Ok(c) = rx.try_recv() {
+        if let Control::SetAddresses(a) = c {
+            addrs = a;
+        }
+    }
+    let setup = Arc::new(setup);
+    let background = setup.background.clone();
+    background.spawn("lookupd peers", manage(setup, addrs, rx));
+}
+
+async fn manage(setup: Arc<Setup>, addrs: Vec<String>, mut rx: Receiver) {
+    let mut peers = HashMap::new();
+    set_addresses(&setup, &mut peers, &addrs);
+    loop {
+        let control = tokio::select! {
+            _ = setup.shutdown.cancelled() => break,
+            c = rx.recv() => c,
+        };
+        match control {
+            None => break,
+            Some(Control::Event(event)) => {
+                for p in peers.values() {
+                    if p.tx.try_send(event.clone()).is_err() {
+                        p.overflow.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            Some(Control::SetAddresses(addrs)) => set_addresses(&setup, &mut peers, &addrs),
+        }
+    }
+    for p in peers.values() {
+        p.cancel.cancel();
+    }
+}
+
+/// The manager's end of one peer task.
 struct Peer {
     tx: mpsc::Sender<Event>,
     overflow: Arc<AtomicBool>,
     cancel: CancellationToken,
-    /// `host:port` of the lookupd's HTTP API, once it told us in its IDENTIFY reply.
-    http_addr: Arc<Mutex<Option<String>>>,
 }
 
-/// The set of lookupd peers, changeable at runtime.
-#[derive(Default)]
-pub struct Lookup {
-    peers: Mutex<HashMap<String, Peer>>,
-}
-
-impl Lookup {
-    /// Connect to `addrs`, dropping peers no longer listed.
-    pub fn set_addresses(&self, ctx: &Arc<Nsqd>, addrs: &[String]) {
-        let mut peers = crate::lock(&self.peers);
-        peers.retain(|addr, p| {
-            let keep = addrs.contains(addr);
-            if !keep {
-                info!(lookupd = %addr, "LOOKUP: removing peer");
-                p.cancel.cancel();
-            }
-            keep
-        });
-        for addr in addrs {
-            if peers.contains_key(addr) {
-                continue;
-            }
-            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-            let peer = Peer {
-                tx,
-                overflow: Arc::new(AtomicBool::new(false)),
-                cancel: ctx.shutdown.child_token(),
-                http_addr: Arc::new(Mutex::new(None)),
-            };
-            let task = PeerTask {
-                ctx: Arc::downgrade(ctx),
-                addr: addr.clone(),
-                rx,
-                overflow: Arc::clone(&peer.overflow),
-                cancel: peer.cancel.clone(),
-                http_addr: Arc::clone(&peer.http_addr),
-            };
-            ctx.settings.spawn(task.run());
-            peers.insert(addr.clone(), peer);
+/// Connect to `addrs`, dropping peers no longer listed.
+fn set_addresses(setup: &Arc<Setup>, peers: &mut HashMap<String, Peer>, addrs: &[String]) {
+    peers.retain(|addr, p| {
+        let keep = addrs.contains(addr);
+        if !keep {
+            info!(lookupd = %addr, "LOOKUP: removing peer");
+            p.cancel.cancel();
+            // After the cancel: the task checks it under this lock before recording.
+            crate::lock(&setup.http_addrs.0).remove(addr);
         }
-    }
-
-    /// Forward a registration change to every peer.
-    pub fn notify(&self, event: Event) {
-        for p in crate::lock(&self.peers).values() {
-            if p.tx.try_send(event.clone()).is_err() {
-                p.overflow.store(true, Ordering::Relaxed);
-            }
+        keep
+    });
+    for addr in addrs {
+        if peers.contains_key(addr) {
+            continue;
         }
-    }
-
-    pub fn has_peers(&self) -> bool {
-        !crate::lock(&self.peers).is_empty()
-    }
-
-    /// HTTP addresses of the lookupds that have answered IDENTIFY.
-    pub fn http_addresses(&self) -> Vec<String> {
-        crate::lock(&self.peers)
-            .values()
-            .filter_map(|p| crate::lock(&p.http_addr).clone())
-            .collect()
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let peer = Peer {
+            tx,
+            overflow: Arc::new(AtomicBool::new(false)),
+            cancel: setup.shutdown.child_token(),
+        };
+        let task = PeerTask {
+            setup: Arc::clone(setup),
+            addr: addr.clone(),
+            rx,
+            overflow: Arc::clone(&peer.overflow),
+            cancel: peer.cancel.clone(),
+        };
+        setup.background.spawn("lookupd peer", task.run());
+        peers.insert(addr.clone(), peer);
     }
 }
 
 struct PeerTask {
-    ctx: Weak<Nsqd>,
+    setup: Arc<Setup>,
     addr: String,
     rx: mpsc::Receiver<Event>,
     overflow: Arc<AtomicBool>,
     cancel: CancellationToken,
-    http_addr: Arc<Mutex<Option<String>>>,
 }
 
 impl PeerTask {
@@ -149,34 +202,39 @@ impl PeerTask {
         // Changes queued while disconnected are covered by the full registration below.
         while self.rx.try_recv().is_ok() {}
         self.overflow.store(false, Ordering::Relaxed);
-        let Some(ctx) = self.ctx.upgrade() else {
-            return Ok(());
-        };
+        let setup = Arc::clone(&self.setup);
+        let max_size = setup.max_body_size;
         let body = serde_json::to_vec(&Identify {
-            broadcast_address: ctx.config.broadcast_address.clone(),
+            broadcast_address: setup.broadcast_address.clone(),
             hostname: crate::config::hostname(),
-            http_port: ctx.broadcast_http_port(),
-            tcp_port: ctx.broadcast_tcp_port(),
-            version: crate::VERSION.to_string(),
+            http_port: setup.http_port,
+            tcp_port: setup.tcp_port,
+            version: daemon::VERSION.to_string(),
         })?;
         let mut msg = lookup::MAGIC_V1.to_vec();
         msg.extend_from_slice(&lookup::identify(&body));
         let mut buf = BytesMut::new();
-        let max = ctx.decoder_limits.max_body_size;
-        let reply = exchange(&mut stream, &mut buf, &msg, max).await?;
+        let reply = exchange(&mut stream, &mut buf, &msg, max_size).await?;
         if &reply[..] == b"E_INVALID" {
             anyhow::bail!("lookupd refused IDENTIFY");
         }
         // The reply describes the lookupd; only its HTTP address is used.
         let info: Identify = serde_json::from_slice(&reply)?;
         if !info.broadcast_address.is_empty() && info.http_port != 0 {
-            *crate::lock(&self.http_addr) =
-                Some(format!("{}:{}", info.broadcast_address, info.http_port));
+            let mut known = crate::lock(&setup.http_addrs.0);
+            if !self.cancel.is_cancelled() {
+                known.insert(
+                    self.addr.clone(),
+                    format!("{}:{}", info.broadcast_address, info.http_port),
+                );
+            }
         }
-        for event in registrations(&ctx) {
-            self.send(&mut stream, &mut buf, &event, &ctx).await?;
+        let Some(registrations) = (setup.registrations)() else {
+            return Ok(());
+        };
+        for event in registrations {
+            self.send(&mut stream, &mut buf, &event, max_size).await?;
         }
-        drop(ctx);
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
         loop {
@@ -186,12 +244,10 @@ impl PeerTask {
                     if self.overflow.load(Ordering::Relaxed) {
                         anyhow::bail!("too many pending registrations; reconnecting");
                     }
-                    let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
-                    self.send(&mut stream, &mut buf, &ev, &ctx).await?;
+                    self.send(&mut stream, &mut buf, &ev, max_size).await?;
                 }
                 _ = ping.tick() => {
-                    let Some(ctx) = self.ctx.upgrade() else { return Ok(()) };
-                    let reply = exchange(&mut stream, &mut buf, lookup::PING, ctx.decoder_limits.max_body_size).await?;
+                    let reply = exchange(&mut stream, &mut buf, lookup::PING, max_size).await?;
                     if &reply[..] != lookup::OK {
                         anyhow::bail!("PING answered {}", String::from_utf8_lossy(&reply));
                     }
@@ -205,34 +261,18 @@ impl PeerTask {
         stream: &mut TcpStream,
         buf: &mut BytesMut,
         ev: &Event,
-        ctx: &Nsqd,
+        max_size: i64,
     ) -> anyhow::Result<()> {
         let cmd = ev.command();
         let shown = String::from_utf8_lossy(&cmd);
         let shown = shown.trim_end();
         debug!(lookupd = %self.addr, command = %shown, "LOOKUP: sending");
-        let reply = exchange(stream, buf, &cmd, ctx.decoder_limits.max_body_size).await?;
+        let reply = exchange(stream, buf, &cmd, max_size).await?;
         if &reply[..] != lookup::OK {
             anyhow::bail!("{shown} answered {}", String::from_utf8_lossy(&reply));
         }
         Ok(())
     }
-}
-
-/// Everything this nsqd has, as REGISTER events: each channel, or the bare topic when it
-/// has none (ephemeral ones included, as the reference does).
-fn registrations(ctx: &Nsqd) -> Vec<Event> {
-    let mut out = Vec::new();
-    for t in ctx.topics() {
-        let channels = t.channels();
-        if channels.is_empty() {
-            out.push(Event::Register(t.name.clone(), None));
-        }
-        for c in channels {
-            out.push(Event::Register(t.name.clone(), Some(c.name.clone())));
-        }
-    }
-    out
 }
 
 /// Write `msg`, read one `[4-byte size][data]` response (at most `max_size` bytes of
@@ -256,7 +296,7 @@ async fn exchange(
 
 /// The channels `topic` has on the given lookupds (union), for pre-creating them on a new
 /// topic. Failures are logged and skipped.
-pub async fn channels_for_topic(
+pub(crate) async fn channels_for_topic(
     http_addrs: &[String],
     topic: &str,
     connect: Duration,

@@ -7,6 +7,7 @@
 //! once there are channels and the topic is unpaused; publishes queue behind that backlog
 //! until it is empty, so order is kept.
 
+use crate::background::Background;
 use crate::channel::{Channel, ChannelError, ChannelSnapshot};
 use crate::guid::GuidGenerator;
 use crate::lock;
@@ -26,43 +27,25 @@ const DRAIN_BATCH: usize = 1024;
 
 /// What topics and channels need from the configuration to build their queues.
 #[derive(Debug, Clone)]
-pub struct QueueSettings {
-    pub data_path: PathBuf,
-    pub mem_queue_size: usize,
-    pub max_bytes_per_file: i64,
-    pub sync_every: u64,
-    pub sync_timeout: Duration,
-    pub max_msg_size: i64,
-    pub node_id: u16,
-    pub max_channel_consumers: usize,
+pub(crate) struct QueueSettings {
+    pub(crate) data_path: PathBuf,
+    pub(crate) mem_queue_size: usize,
+    pub(crate) max_bytes_per_file: i64,
+    pub(crate) sync_every: u64,
+    pub(crate) sync_timeout: Duration,
+    pub(crate) max_msg_size: i64,
+    pub(crate) node_id: u16,
+    pub(crate) max_channel_consumers: usize,
     /// `--e2e-processing-latency-window-time` when percentiles are configured.
-    pub e2e_window: Option<Duration>,
-    /// The main runtime: background work (topic drains, lookupd tasks) runs there even when
-    /// started from an HTTP handler, which runs on an HTTP thread's own runtime.
-    pub runtime: Option<tokio::runtime::Handle>,
-}
-
-impl QueueSettings {
-    /// Run blocking work on the main runtime's blocking pool.
-    pub fn spawn_blocking(&self, f: impl FnOnce() + Send + 'static) {
-        match &self.runtime {
-            Some(rt) => drop(rt.spawn_blocking(f)),
-            None => drop(tokio::task::spawn_blocking(f)),
-        }
-    }
-
-    /// Run a task on the main runtime.
-    pub fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
-        match &self.runtime {
-            Some(rt) => drop(rt.spawn(f)),
-            None => drop(tokio::spawn(f)),
-        }
-    }
+    pub(crate) e2e_window: Option<Duration>,
+    /// Where background work (topic drains, lookupd tasks) runs: on the main runtime, even
+    /// when started from an HTTP handler, and tracked for shutdown.
+    pub(crate) background: Background,
 }
 
 impl QueueSettings {
     /// Memory + disk backlog for a queue named `name` (`topic` or `topic:channel`).
-    pub fn backlog(&self, name: &str, ephemeral: bool) -> Result<Backlog, DiskQueueError> {
+    pub(crate) fn backlog(&self, name: &str, ephemeral: bool) -> Result<Backlog, DiskQueueError> {
         if ephemeral {
             return Ok(Backlog::new(self.mem_queue_size, None));
         }
@@ -81,7 +64,7 @@ impl QueueSettings {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum TopicError {
+pub(crate) enum TopicError {
     #[error("exiting")]
     Exiting,
     #[error(transparent)]
@@ -115,37 +98,37 @@ impl State {
 }
 
 #[derive(Debug)]
-pub struct Topic {
-    pub name: String,
-    pub ephemeral: bool,
+pub(crate) struct Topic {
+    pub(crate) name: String,
+    pub(crate) ephemeral: bool,
     settings: Arc<QueueSettings>,
     state: Mutex<State>,
     guid: Mutex<GuidGenerator>,
-    pub message_count: AtomicU64,
-    pub message_bytes: AtomicU64,
+    pub(crate) message_count: AtomicU64,
+    pub(crate) message_bytes: AtomicU64,
     exiting: AtomicBool,
 }
 
 #[derive(Debug, Clone)]
-pub struct TopicSnapshot {
-    pub name: String,
-    pub depth: u64,
-    pub backend_depth: u64,
-    pub message_count: u64,
-    pub message_bytes: u64,
-    pub paused: bool,
-    pub channels: Vec<ChannelSnapshot>,
+pub(crate) struct TopicSnapshot {
+    pub(crate) name: String,
+    pub(crate) depth: u64,
+    pub(crate) backend_depth: u64,
+    pub(crate) message_count: u64,
+    pub(crate) message_bytes: u64,
+    pub(crate) paused: bool,
+    pub(crate) channels: Vec<ChannelSnapshot>,
 }
 
 /// Nanoseconds since the Unix epoch.
-pub fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
 impl Topic {
-    pub fn new(name: &str, settings: Arc<QueueSettings>) -> Result<Topic, DiskQueueError> {
+    pub(crate) fn new(name: &str, settings: Arc<QueueSettings>) -> Result<Topic, DiskQueueError> {
         let ephemeral = protocol::names::is_ephemeral(name);
         let backlog = settings.backlog(name, ephemeral)?;
         Ok(Topic {
@@ -168,7 +151,7 @@ impl Topic {
     }
 
     /// Build messages with fresh IDs for `bodies` (one generator lock for the batch).
-    pub fn make_messages(&self, bodies: Vec<Bytes>) -> Vec<Message> {
+    pub(crate) fn make_messages(&self, bodies: Vec<Bytes>) -> Vec<Message> {
         let ts = now_ns();
         let mut guid = lock(&self.guid);
         bodies
@@ -191,7 +174,7 @@ impl Topic {
     }
 
     /// Publish a batch (PUB, MPUB, HTTP): all or nothing with respect to `exiting`.
-    pub fn publish(self: &Arc<Self>, bodies: Vec<Bytes>) -> Result<(), TopicError> {
+    pub(crate) fn publish(self: &Arc<Self>, bodies: Vec<Bytes>) -> Result<(), TopicError> {
         if self.is_exiting() {
             return Err(TopicError::Exiting);
         }
@@ -217,7 +200,7 @@ impl Topic {
     }
 
     /// DPUB / `?defer=`: every channel gets a copy that becomes deliverable after `delay`.
-    pub fn publish_deferred(
+    pub(crate) fn publish_deferred(
         self: &Arc<Self>,
         body: Bytes,
         delay: Duration,
@@ -233,12 +216,13 @@ impl Topic {
         let Some(msg) = msgs.pop() else { return Ok(()) };
         {
             let mut st = lock(&self.state);
+            let now = Instant::now();
             if st.flowing() {
                 for ch in st.channels.values() {
-                    ch.put_deferred(msg.clone(), delay)?;
+                    ch.put_deferred(msg.clone(), delay, now)?;
                 }
             } else if st.pending_deferred.len() < self.settings.mem_queue_size || self.ephemeral {
-                st.pending_deferred.push_back((msg, Instant::now() + delay));
+                st.pending_deferred.push_back((msg, now + delay));
                 self.maybe_drain(&mut st);
             } else {
                 // Like the reference: past the memory limit a deferred publish goes to the
@@ -262,7 +246,9 @@ impl Topic {
         }
         st.draining = true;
         let topic = Arc::clone(self);
-        self.settings.spawn_blocking(move || topic.drain());
+        self.settings
+            .background
+            .spawn_blocking("topic drain", move || topic.drain());
     }
 
     /// Move the backlog to the channels in batches, releasing the lock between batches.
@@ -278,7 +264,7 @@ impl Topic {
             while let Some((msg, due)) = st.pending_deferred.pop_front() {
                 let delay = due.saturating_duration_since(now);
                 for ch in st.channels.values() {
-                    if let Err(e) = ch.put_deferred(msg.clone(), delay) {
+                    if let Err(e) = ch.put_deferred(msg.clone(), delay, now) {
                         warn!(topic = %self.name, channel = %ch.name, error = %e, "deferred copy failed");
                     }
                 }
@@ -298,7 +284,7 @@ impl Topic {
     }
 
     /// Existing channel, or a new one. Returns (channel, created).
-    pub fn get_or_create_channel(
+    pub(crate) fn get_or_create_channel(
         self: &Arc<Self>,
         name: &str,
     ) -> Result<(Arc<Channel>, bool), TopicError> {
@@ -326,16 +312,16 @@ impl Topic {
         Ok((ch, true))
     }
 
-    pub fn channel(&self, name: &str) -> Option<Arc<Channel>> {
+    pub(crate) fn channel(&self, name: &str) -> Option<Arc<Channel>> {
         lock(&self.state).channels.get(name).cloned()
     }
 
-    pub fn channels(&self) -> Vec<Arc<Channel>> {
+    pub(crate) fn channels(&self) -> Vec<Arc<Channel>> {
         lock(&self.state).channels.values().cloned().collect()
     }
 
     /// Remove and delete a channel. Returns false if there was no such channel.
-    pub fn delete_channel(&self, name: &str) -> bool {
+    pub(crate) fn delete_channel(&self, name: &str) -> bool {
         let removed = lock(&self.state).channels.remove(name);
         let Some(ch) = removed else { return false };
         if let Err(e) = ch.delete() {
@@ -345,31 +331,31 @@ impl Topic {
         true
     }
 
-    pub fn channel_count(&self) -> usize {
+    pub(crate) fn channel_count(&self) -> usize {
         lock(&self.state).channels.len()
     }
 
-    pub fn is_exiting(&self) -> bool {
+    pub(crate) fn is_exiting(&self) -> bool {
         self.exiting.load(Ordering::Relaxed)
     }
 
     /// Hold delivery to channels (while channels are being pre-created).
-    pub fn hold(&self) {
+    pub(crate) fn hold(&self) {
         lock(&self.state).held = true;
     }
 
     /// End a `hold`: queued messages now go to every channel that exists.
-    pub fn release(self: &Arc<Self>) {
+    pub(crate) fn release(self: &Arc<Self>) {
         let mut st = lock(&self.state);
         st.held = false;
         self.maybe_drain(&mut st);
     }
 
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         lock(&self.state).paused
     }
 
-    pub fn set_paused(self: &Arc<Self>, paused: bool) {
+    pub(crate) fn set_paused(self: &Arc<Self>, paused: bool) {
         let mut st = lock(&self.state);
         st.paused = paused;
         if !paused {
@@ -378,14 +364,14 @@ impl Topic {
     }
 
     /// Drop what is queued in the topic itself (channels untouched).
-    pub fn empty(&self) -> Result<(), DiskQueueError> {
+    pub(crate) fn empty(&self) -> Result<(), DiskQueueError> {
         let mut st = lock(&self.state);
         st.pending_deferred.clear();
         st.backlog.empty()
     }
 
     /// Periodic work: each channel's deferred set and disk sync, and the topic's own sync.
-    pub fn scan(&self, now: Instant) {
+    pub(crate) fn scan(&self, now: Instant) {
         for ch in self.channels() {
             ch.scan(now);
         }
@@ -396,7 +382,7 @@ impl Topic {
     }
 
     /// Shutdown: every channel and the topic's own backlog are written to disk.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.exiting.store(true, Ordering::Relaxed);
         let (channels, backlog, pending) = {
             let mut st = lock(&self.state);
@@ -419,7 +405,7 @@ impl Topic {
     }
 
     /// Deletion: every channel and all data.
-    pub fn delete(&self) {
+    pub(crate) fn delete(&self) {
         self.exiting.store(true, Ordering::Relaxed);
         let (channels, backlog) = {
             let mut st = lock(&self.state);
@@ -437,7 +423,7 @@ impl Topic {
         }
     }
 
-    pub fn snapshot(&self, channel_filter: Option<&str>) -> TopicSnapshot {
+    pub(crate) fn snapshot(&self, channel_filter: Option<&str>) -> TopicSnapshot {
         let (depth, backend_depth, paused, channels) = {
             let st = lock(&self.state);
             (
@@ -476,3 +462,7 @@ fn fan_out(
     }
     result
 }
+
+#[cfg(test)]
+#[path = "topic_tests.rs"]
+mod tests;

@@ -4,16 +4,17 @@
 //!
 //! Modules: `config` (flags + file), `registry` (the registration database, pure data),
 //! `tcp` (V1 sessions of nsqd nodes; wire format in `protocol::lookup`), `identify`
-//! (the IDENTIFY JSON body), `http` (query API and admin routes), `server` (shared
-//! context, start/stop), `logging` (Go-style log lines).
+//! (the IDENTIFY JSON body), `http` (query API and admin routes), `state` (the shared
+//! context both take), `server` (start/stop), `logging` (Go-style log lines).
 
 pub mod config;
-pub mod http;
-pub mod identify;
+mod http;
+mod identify;
 pub use daemon::logging;
-pub mod registry;
-pub mod server;
-pub mod tcp;
+mod registry;
+mod server;
+mod state;
+mod tcp;
 
 pub use config::{Config, VERSION};
 
@@ -22,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The bound listeners (both always present; nsqlookupd cannot disable either).
 pub struct Listeners {
-    pub tcp: TcpListener,
-    pub http: TcpListener,
+    pub(crate) tcp: TcpListener,
+    pub(crate) http: TcpListener,
 }
 
 /// Binds `--tcp-address` and `--http-address`. Failure reads like Go's:

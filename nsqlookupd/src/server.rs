@@ -1,74 +1,21 @@
-//! The running daemon: the shared context ([`Lookupd`]: config, bound addresses, the
-//! registry behind its lock, shutdown token, connection tracker) and [`serve`], which
-//! starts the TCP accept loop and the HTTP server and stops both on shutdown. What the
-//! tasks do is `tcp.rs`'s and `http/`'s business.
+//! The running daemon: [`serve`] builds the shared state (`state.rs`), starts the TCP
+//! accept loop and the HTTP server, and stops both on shutdown. What the tasks do is
+//! `tcp.rs`'s and `http/`'s business.
 
 use crate::config::{self, Config};
-use crate::registry::{Lifetimes, Registry};
+use crate::state::Lookupd;
 use crate::{http, tcp, Listeners};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 /// How long shutdown waits for TCP sessions to notice the token and clean up.
 const SESSION_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct Lookupd {
-    pub config: Config,
-    pub tcp_addr: SocketAddr,
-    pub http_addr: SocketAddr,
-    /// The OS hostname, read once (IDENTIFY replies carry it).
-    pub hostname: String,
-    /// One lock for the whole registry: every operation is a short, non-blocking map
-    /// update or scan, and a few hundred nsqd nodes at most touch it.
-    registry: Mutex<Registry>,
-    pub shutdown: CancellationToken,
-    /// Every TCP session, so shutdown can wait for their clean-up.
-    pub tracker: TaskTracker,
-}
-
-impl Lookupd {
-    pub fn new(
-        config: Config,
-        tcp_addr: SocketAddr,
-        http_addr: SocketAddr,
-        shutdown: CancellationToken,
-    ) -> Lookupd {
-        let registry = Registry::new(Lifetimes {
-            inactive_producer_timeout: config.inactive_producer_timeout,
-            tombstone_lifetime: config.tombstone_lifetime,
-        });
-        Lookupd {
-            config,
-            tcp_addr,
-            http_addr,
-            hostname: config::hostname(),
-            registry: Mutex::new(registry),
-            shutdown,
-            tracker: TaskTracker::new(),
-        }
-    }
-
-    /// The registry, locked. Never hold the guard across an `.await`. A poisoned lock is
-    /// taken anyway: every registry method leaves the maps consistent between statements.
-    pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Unix nanoseconds now: the registry's clock (and what `/debug` shows).
-pub fn unix_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 /// Runs both servers until `shutdown` is cancelled, then closes the listeners, ends every
 /// TCP session (removing its registrations) and lets HTTP requests in flight finish.
-pub async fn serve(
+pub(crate) async fn serve(
     config: Config,
     listeners: Listeners,
     shutdown: CancellationToken,

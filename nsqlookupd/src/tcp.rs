@@ -6,7 +6,7 @@
 
 use crate::identify;
 use crate::registry::{PeerInfo, Registration};
-use crate::server::{unix_nanos, Lookupd};
+use crate::state::{unix_nanos, Lookupd};
 use bytes::{Bytes, BytesMut};
 use protocol::json::lookupd::Identify;
 use protocol::lookup::{self, Command, LookupError, MAGIC_V1};

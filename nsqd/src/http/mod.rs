@@ -69,7 +69,7 @@ pub fn router(ctx: Arc<Nsqd>) -> Router {
 /// nsqd's CPU per `/pub` (bench http-pub: 14.7 µs per request; 9.9 µs on a thread of its
 /// own, +17 % requests/s). A connection stays on the thread that accepted it; background
 /// work a handler starts (topic drains, lookupd tasks) goes to the main runtime
-/// (`QueueSettings::spawn`).
+/// (`QueueSettings::background`).
 pub fn spawn_serving_threads(
     ctx: Arc<Nsqd>,
     listener: crate::listener::Listener,

@@ -155,10 +155,6 @@ impl Backlog {
         self.mem.is_empty() && !self.disk.as_ref().is_some_and(|d| d.is_readable())
     }
 
-    pub fn has_disk(&self) -> bool {
-        self.disk.is_some()
-    }
-
     /// Drop everything queued (memory and disk files).
     pub fn empty(&mut self) -> Result<(), DiskQueueError> {
         self.mem.clear();

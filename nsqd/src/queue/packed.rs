@@ -68,10 +68,6 @@ impl PackedBuilder {
         true
     }
 
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -174,7 +170,8 @@ impl Packed {
         self.count = 0;
     }
 
-    /// Decodes every message (shutdown paths and tests).
+    /// Decodes every message (tests).
+    #[cfg(test)]
     pub fn to_messages(&self) -> Vec<Message> {
         let mut copy = self.clone();
         let mut out = Vec::with_capacity(copy.len());

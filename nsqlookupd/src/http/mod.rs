@@ -9,7 +9,7 @@ pub use httpapi::query;
 pub use httpapi::routing;
 
 use crate::registry::{Node as NodeEntry, PeerInfo, ZERO_TIME_UNIX_NANOS};
-use crate::server::{unix_nanos, Lookupd};
+use crate::state::{unix_nanos, Lookupd};
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};

@@ -1,9 +1,12 @@
 //! What other tasks may see of a TCP client: its identity (after IDENTIFY), counters kept
 //! up to date by the connection task, and the two signals other tasks send it (`wake`:
 //! messages or channel state changed; `kick`: close now). The connection task itself owns
-//! the socket, the in-flight table and everything else (see `tcp::conn`).
+//! the socket, the in-flight table (`inflight`, kept here behind a mutex) and everything
+//! else (see `tcp::session`).
 
-use crate::tcp::inflight::InFlight;
+pub(crate) mod inflight;
+
+use inflight::InFlight;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -11,13 +14,13 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub const STATE_INIT: u8 = 0;
-pub const STATE_SUBSCRIBED: u8 = 3;
-pub const STATE_CLOSING: u8 = 4;
+pub(crate) const STATE_INIT: u8 = 0;
+pub(crate) const STATE_SUBSCRIBED: u8 = 3;
+pub(crate) const STATE_CLOSING: u8 = 4;
 
 /// The other end of a client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     Tcp(SocketAddr),
     /// A client on the unix socket listener.
     Unix,
@@ -26,7 +29,7 @@ pub enum Peer {
 impl Peer {
     /// The client's IP without port (`""` on a unix socket): the default client_id and
     /// hostname, and the auth query's `remote_ip`.
-    pub fn ip(&self) -> String {
+    pub(crate) fn ip(&self) -> String {
         match self {
             Peer::Tcp(a) => a.ip().to_string(),
             Peer::Unix => String::new(),
@@ -45,47 +48,52 @@ impl std::fmt::Display for Peer {
 
 /// Fields set by IDENTIFY (and TLS/compression negotiation), read by `/stats`.
 #[derive(Debug, Clone, Default)]
-pub struct Identity {
-    pub client_id: String,
-    pub hostname: String,
-    pub user_agent: String,
-    pub sample_rate: i32,
-    pub deflate: bool,
-    pub snappy: bool,
-    pub tls: bool,
-    pub tls_version: String,
-    pub tls_cipher_suite: String,
-    pub authed: bool,
-    pub auth_identity: String,
-    pub auth_identity_url: String,
+pub(crate) struct Identity {
+    pub(crate) client_id: String,
+    pub(crate) hostname: String,
+    pub(crate) user_agent: String,
+    pub(crate) sample_rate: i32,
+    pub(crate) deflate: bool,
+    pub(crate) snappy: bool,
+    pub(crate) tls: bool,
+    pub(crate) tls_version: String,
+    pub(crate) tls_cipher_suite: String,
+    pub(crate) authed: bool,
+    pub(crate) auth_identity: String,
+    pub(crate) auth_identity_url: String,
 }
 
 #[derive(Debug)]
-pub struct ClientShared {
-    pub id: u64,
-    pub remote_addr: Peer,
+pub(crate) struct ClientShared {
+    pub(crate) id: u64,
+    pub(crate) remote_addr: Peer,
     /// Unix seconds.
-    pub connect_ts: i64,
-    pub wake: Notify,
-    pub kick: CancellationToken,
-    pub state: AtomicU8,
-    pub ready_count: AtomicU64,
-    pub in_flight: AtomicU64,
-    pub message_count: AtomicU64,
-    pub finish_count: AtomicU64,
-    pub requeue_count: AtomicU64,
-    pub published: AtomicBool,
-    pub identity: Mutex<Identity>,
+    pub(crate) connect_ts: i64,
+    pub(crate) wake: Notify,
+    pub(crate) kick: CancellationToken,
+    pub(crate) state: AtomicU8,
+    pub(crate) ready_count: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) message_count: AtomicU64,
+    pub(crate) finish_count: AtomicU64,
+    pub(crate) requeue_count: AtomicU64,
+    pub(crate) published: AtomicBool,
+    pub(crate) identity: Mutex<Identity>,
     /// Messages published per topic over this connection.
-    pub pub_counts: Mutex<HashMap<String, u64>>,
+    pub(crate) pub_counts: Mutex<HashMap<String, u64>>,
     /// Messages sent to this client and not yet FINished, REQueued or timed out. Used by
     /// the connection task alone, except that a channel looks here to tell another
     /// client's FIN "client does not own message" from "ID not in flight".
-    pub inflight: Mutex<InFlight>,
+    pub(crate) inflight: Mutex<InFlight>,
 }
 
 impl ClientShared {
-    pub fn new(id: u64, remote_addr: Peer, connect_ts: i64, kick: CancellationToken) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        remote_addr: Peer,
+        connect_ts: i64,
+        kick: CancellationToken,
+    ) -> Self {
         let ip = remote_addr.ip();
         ClientShared {
             id,
@@ -111,7 +119,7 @@ impl ClientShared {
     }
 
     /// How many more messages this client may have in flight right now.
-    pub fn capacity(&self) -> u64 {
+    pub(crate) fn capacity(&self) -> u64 {
         if self.state.load(Ordering::Relaxed) != STATE_SUBSCRIBED {
             return 0;
         }
@@ -119,14 +127,14 @@ impl ClientShared {
         rdy.saturating_sub(self.in_flight.load(Ordering::Relaxed))
     }
 
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         self.identity
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    pub fn count_publish(&self, topic: &str, n: u64) {
+    pub(crate) fn count_publish(&self, topic: &str, n: u64) {
         self.published.store(true, Ordering::Relaxed);
         let mut counts = self.pub_counts.lock().unwrap_or_else(|e| e.into_inner());
         match counts.get_mut(topic) {

@@ -11,11 +11,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
-pub struct Entry {
-    pub msg: Message,
-    pub delivered: Instant,
-    pub deadline: Instant,
-    pub epoch: u64,
+pub(crate) struct Entry {
+    pub(crate) msg: Message,
+    pub(crate) delivered: Instant,
+    pub(crate) deadline: Instant,
+    pub(crate) epoch: u64,
 }
 
 /// The table's key: the 16 ID bytes as one integer.
@@ -29,7 +29,7 @@ fn key(id: &MessageId) -> Key {
 /// chosen by a client (a FIN with a made-up ID only looks one up), so SipHash's flooding
 /// resistance buys nothing here and cost ~4 % of nsqd's time on the delivery path.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl IdHasher {
     fn mix(&mut self, v: u64) {
@@ -81,25 +81,26 @@ impl Deadlines {
 }
 
 #[derive(Debug, Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     map: HashMap<Key, Entry, BuildHasherDefault<IdHasher>>,
     deadlines: Deadlines,
 }
 
 /// An ID that cannot be in flight twice (a duplicate would break FIN).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Duplicate;
+pub(crate) struct Duplicate;
 
 impl InFlight {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         msg: Message,
         now: Instant,
@@ -123,11 +124,11 @@ impl InFlight {
         Ok(())
     }
 
-    pub fn contains(&self, id: &MessageId) -> bool {
+    pub(crate) fn contains(&self, id: &MessageId) -> bool {
         self.map.contains_key(&key(id))
     }
 
-    pub fn remove(&mut self, id: &MessageId) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, id: &MessageId) -> Option<Entry> {
         let e = self.map.remove(&key(id));
         if self.map.is_empty() {
             self.deadlines.clear();
@@ -136,7 +137,7 @@ impl InFlight {
     }
 
     /// TOUCH: new deadline `now + timeout`, never past `delivered + max`.
-    pub fn touch(
+    pub(crate) fn touch(
         &mut self,
         id: &MessageId,
         now: Instant,
@@ -158,7 +159,7 @@ impl InFlight {
     }
 
     /// The earliest live deadline (drops stale entries on the way).
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(&(when, k)) = self.deadlines.fifo.front() {
             if self.is_live(when, &k) {
                 break;
@@ -180,7 +181,7 @@ impl InFlight {
     }
 
     /// Remove and return every entry whose deadline is at or before `now`, earliest first.
-    pub fn expire(&mut self, now: Instant) -> Vec<Entry> {
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<Entry> {
         let mut out = Vec::new();
         while let Some(when) = self.next_deadline() {
             if when > now {
@@ -203,14 +204,14 @@ impl InFlight {
     }
 
     /// Remove entries delivered before the channel was emptied. Returns how many.
-    pub fn purge_epoch(&mut self, current: u64) -> usize {
+    pub(crate) fn purge_epoch(&mut self, current: u64) -> usize {
         let before = self.map.len();
         self.map.retain(|_, e| e.epoch == current);
         before - self.map.len()
     }
 
     /// Everything, for handing back to the channel on disconnect.
-    pub fn drain(&mut self) -> Vec<Entry> {
+    pub(crate) fn drain(&mut self) -> Vec<Entry> {
         self.deadlines.clear();
         self.map.drain().map(|(_, e)| e).collect()
     }

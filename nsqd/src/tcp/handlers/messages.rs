@@ -1,0 +1,222 @@
+//! The message flow of a subscribed session: delivery within RDY, FIN, REQ, TOUCH, the
+//! in-flight deadlines, and the channel's epoch (after an empty, what was delivered
+//! before is forgotten). This is the hot path that bench/RESULTS.md measures.
+
+use crate::tcp::session::{Exit, Session};
+use protocol::{frame, ErrorCode, Message, ProtocolError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::warn;
+
+/// How many messages one delivery round takes from the channel at most.
+const DELIVERY_BATCH: u64 = 256;
+
+impl Session {
+    /// Deliver as many messages as RDY allows and the channel has, flushing whenever the
+    /// output buffer passes its size.
+    pub(in crate::tcp) async fn deliver(&mut self) -> Result<(), Exit> {
+        loop {
+            let Some(sub) = &self.sub else { return Ok(()) };
+            let capacity = self.client.capacity();
+            if capacity == 0 {
+                return Ok(());
+            }
+            let channel = Arc::clone(&sub.channel);
+            self.take_buf.clear();
+            let want = capacity.min(DELIVERY_BATCH) as usize;
+            let epoch = channel.take(want, &mut self.take_buf);
+            if self.take_buf.is_empty() {
+                return Ok(());
+            }
+            if epoch != self.epoch {
+                self.check_epoch();
+            }
+            let now = Instant::now();
+            let mut sent = 0u64;
+            let mut dropped = 0u64;
+            let msgs = std::mem::take(&mut self.take_buf);
+            {
+                let mut table = crate::lock(&self.client.inflight);
+                for mut msg in msgs.into_iter() {
+                    let rate = self.settings.sample_rate;
+                    if rate > 0 && next_percent(&mut self.rng) > rate {
+                        dropped += 1;
+                        continue;
+                    }
+                    msg.attempts = msg.attempts.wrapping_add(1);
+                    let start = self.conn.out.len();
+                    frame::put_message(&mut self.conn.out, &msg);
+                    if table
+                        .insert(msg, now, self.settings.msg_timeout, epoch)
+                        .is_err()
+                    {
+                        // An ID can be in flight once; never send a second copy.
+                        self.conn.out.truncate(start);
+                        warn!(
+                            client = self.client.id,
+                            "duplicate message ID in flight, dropped"
+                        );
+                        dropped += 1;
+                        continue;
+                    }
+                    sent += 1;
+                }
+            }
+            if dropped > 0 {
+                channel.in_flight_done(epoch, dropped);
+            }
+            self.client.in_flight.fetch_add(sent, Ordering::Relaxed);
+            self.client.message_count.fetch_add(sent, Ordering::Relaxed);
+            if self.conn.out.len() >= self.settings.output_buffer_size {
+                self.flush().await?;
+            }
+        }
+    }
+
+    pub(in crate::tcp) fn finish(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
+        let Some(sub) = &self.sub else {
+            return Err(fin_failed("FIN", &id, "ID not in flight"));
+        };
+        let removed = self.table().remove(&id);
+        match removed {
+            Some(entry) if entry.epoch == sub.channel.epoch() => {
+                if let Some(e2e) = &sub.channel.e2e {
+                    let ns = crate::topic::now_ns().saturating_sub(entry.msg.timestamp);
+                    e2e.record(ns.max(0) as u64);
+                }
+                if self.fin_tally.1 > 0 && self.fin_tally.0 != entry.epoch {
+                    self.apply_fins();
+                }
+                self.fin_tally = (entry.epoch, self.fin_tally.1 + 1);
+                Ok(())
+            }
+            _ => Err(fin_failed("FIN", &id, self.miss_reason(&id))),
+        }
+    }
+
+    /// Apply the FINs counted since the last call to the channel's and client's counters.
+    pub(in crate::tcp) fn apply_fins(&mut self) {
+        let (epoch, n) = std::mem::take(&mut self.fin_tally);
+        if n == 0 {
+            return;
+        }
+        if let Some(sub) = &self.sub {
+            sub.channel.in_flight_done(epoch, n);
+        }
+        self.client.in_flight.fetch_sub(n, Ordering::Relaxed);
+        self.client.finish_count.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(in crate::tcp) fn requeue(
+        &mut self,
+        id: protocol::MessageId,
+        timeout_ms: u64,
+    ) -> Result<(), ProtocolError> {
+        let Some(sub) = &self.sub else {
+            return Err(fin_failed("REQ", &id, "ID not in flight"));
+        };
+        let removed = self.table().remove(&id);
+        let entry = match removed {
+            Some(e) if e.epoch == sub.channel.epoch() => e,
+            _ => return Err(fin_failed("REQ", &id, self.miss_reason(&id))),
+        };
+        self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
+        sub.channel
+            .requeue(
+                entry.msg,
+                entry.epoch,
+                Duration::from_millis(timeout_ms),
+                Instant::now(),
+            )
+            .map_err(|e| fin_failed("REQ", &id, &e.to_string()))
+    }
+
+    pub(in crate::tcp) fn touch(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
+        let now = Instant::now();
+        let touched = self.table().touch(
+            &id,
+            now,
+            self.settings.msg_timeout,
+            self.ctx.max_msg_timeout,
+        );
+        if touched {
+            Ok(())
+        } else {
+            Err(fin_failed("TOUCH", &id, self.miss_reason(&id)))
+        }
+    }
+
+    /// After the channel was emptied, forget what was delivered before.
+    pub(in crate::tcp) fn check_epoch(&mut self) {
+        self.apply_fins();
+        let Some(sub) = &self.sub else { return };
+        let current = sub.channel.epoch();
+        if current != self.epoch {
+            self.epoch = current;
+            let left = {
+                let mut table = self.table();
+                table.purge_epoch(current);
+                table.len()
+            };
+            self.client.in_flight.store(left as u64, Ordering::Relaxed);
+        }
+    }
+
+    pub(in crate::tcp) fn expire_in_flight(&mut self) {
+        let Some(sub) = &self.sub else { return };
+        let expired = self.table().expire(Instant::now());
+        if expired.is_empty() {
+            return;
+        }
+        self.client
+            .in_flight
+            .fetch_sub(expired.len() as u64, Ordering::Relaxed);
+        let epoch = self.epoch;
+        let msgs: Vec<Message> = expired
+            .into_iter()
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.msg)
+            .collect();
+        sub.channel.timed_out(&msgs, epoch);
+    }
+
+    /// This client's in-flight table. The lock is uncontended except when another client's
+    /// FIN misses and the channel looks here; never call into a channel while holding it.
+    pub(in crate::tcp) fn table(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::client::inflight::InFlight> {
+        crate::lock(&self.client.inflight)
+    }
+
+    /// Why FIN/REQ/TOUCH found no such message here: held by another client of the
+    /// channel (or by one that went away), or not in flight at all.
+    pub(in crate::tcp) fn miss_reason(&self, id: &protocol::MessageId) -> &'static str {
+        match &self.sub {
+            Some(sub) if sub.channel.in_flight_elsewhere(id, self.client.id) => {
+                "client does not own message"
+            }
+            _ => "ID not in flight",
+        }
+    }
+}
+
+/// Uniform 0..=99 for sampling (xorshift; quality is plenty for a percentage).
+fn next_percent(rng: &mut u64) -> u8 {
+    let mut x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    (x % 100) as u8
+}
+
+fn fin_failed(cmd: &str, id: &protocol::MessageId, reason: &str) -> ProtocolError {
+    let code = match cmd {
+        "FIN" => ErrorCode::FinFailed,
+        "REQ" => ErrorCode::ReqFailed,
+        _ => ErrorCode::TouchFailed,
+    };
+    ProtocolError::new(code, format!("{cmd} {id} failed {reason}"))
+}
