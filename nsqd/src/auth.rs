@@ -102,7 +102,7 @@ pub async fn query(
     connect: Duration,
     request: Duration,
 ) -> Result<AuthState, AuthError> {
-    let start = (crate::topic::now_ns() as usize) % servers.len().max(1);
+    let start = (daemon::clock::unix_nanos() as usize) % servers.len().max(1);
     let mut errors = Vec::new();
     for i in 0..servers.len() {
         let server = &servers[(start + i) % servers.len()];

@@ -118,7 +118,7 @@ impl Nsqd {
             tcp_addr: addrs.tcp,
             http_addr: addrs.http,
             https_addr: addrs.https,
-            start_time: crate::unix_now(),
+            start_time: daemon::clock::unix_secs(),
             shutdown,
             tracker: TaskTracker::new(),
             topics: RwLock::new(HashMap::new()),
@@ -431,7 +431,7 @@ impl Nsqd {
             .collect();
         Metadata {
             topics: (!topics.is_empty()).then_some(topics),
-            version: crate::VERSION.to_string(),
+            version: daemon::VERSION.to_string(),
         }
     }
 

@@ -63,7 +63,7 @@ pub async fn get(
     let exchange = async {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.nsq; version=1.0\r\nUser-Agent: nsqd/{}\r\nConnection: close\r\n\r\n",
-            crate::VERSION
+            daemon::VERSION
         );
         stream.write_all(req.as_bytes()).await?;
         let mut buf = BytesMut::new();

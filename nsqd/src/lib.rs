@@ -36,9 +36,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-/// The version every component reports (nsqadmin and tools parse it as semver).
-pub const VERSION: &str = "1.3.0";
-
 /// How long shutdown waits for client connections to finish before closing queues.
 const CLIENT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for background work (drains, lookupd peers, channel
@@ -49,13 +46,6 @@ const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(10);
 /// consistent between statements, so a panic elsewhere does not make it unusable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Unix seconds now.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 pub struct Listeners {

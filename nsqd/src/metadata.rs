@@ -80,7 +80,7 @@ pub fn save(data_path: &Path, md: &Metadata) -> Result<(), MetadataError> {
     let data = serde_json::to_vec(md).map_err(|e| err(std::io::Error::other(e)))?;
     let tmp = data_path.join(format!(
         "{FILE_NAME}.{}.tmp",
-        crate::topic::now_ns() as u64 ^ u64::from(std::process::id())
+        daemon::clock::unix_nanos() as u64 ^ u64::from(std::process::id())
     ));
     let mut f = fs::OpenOptions::new()
         .write(true)

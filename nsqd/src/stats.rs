@@ -157,7 +157,7 @@ pub fn collect(
         None
     };
     Stats {
-        version: crate::VERSION.to_string(),
+        version: daemon::VERSION.to_string(),
         health: ctx.health(),
         start_time: ctx.start_time,
         topics,

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 /// How many messages the drain task moves per lock hold.
@@ -120,13 +120,6 @@ pub(crate) struct TopicSnapshot {
     pub(crate) channels: Vec<ChannelSnapshot>,
 }
 
-/// Nanoseconds since the Unix epoch.
-pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 impl Topic {
     pub(crate) fn new(name: &str, settings: Arc<QueueSettings>) -> Result<Topic, DiskQueueError> {
         let ephemeral = protocol::names::is_ephemeral(name);
@@ -152,7 +145,7 @@ impl Topic {
 
     /// Build messages with fresh IDs for `bodies` (one generator lock for the batch).
     pub(crate) fn make_messages(&self, bodies: Vec<Bytes>) -> Vec<Message> {
-        let ts = now_ns();
+        let ts = daemon::clock::unix_nanos();
         let mut guid = lock(&self.guid);
         bodies
             .into_iter()
@@ -163,7 +156,7 @@ impl Topic {
     /// Encode `bodies` with fresh IDs into one run: one allocation and one generator lock
     /// for the batch; the bodies are copied, so the read buffers they slice can go.
     fn pack(&self, bodies: &[Bytes], body_bytes: usize) -> Packed {
-        let ts = now_ns();
+        let ts = daemon::clock::unix_nanos();
         let mut run = PackedBuilder::with_capacity(body_bytes + bodies.len() * record_len(0));
         let mut guid = lock(&self.guid);
         for body in bodies {

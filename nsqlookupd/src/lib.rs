@@ -16,7 +16,7 @@ mod server;
 mod state;
 mod tcp;
 
-pub use config::{Config, VERSION};
+pub use config::Config;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

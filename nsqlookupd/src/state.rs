@@ -52,10 +52,3 @@ impl Lookupd {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
-
-/// Unix nanoseconds now: the registry's clock (and what `/debug` shows).
-pub(crate) fn unix_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}

@@ -6,8 +6,9 @@
 
 use crate::identify;
 use crate::registry::{PeerInfo, Registration};
-use crate::state::{unix_nanos, Lookupd};
+use crate::state::Lookupd;
 use bytes::{Bytes, BytesMut};
+use daemon::clock::unix_nanos;
 use protocol::json::lookupd::Identify;
 use protocol::lookup::{self, Command, LookupError, MAGIC_V1};
 use std::net::SocketAddr;
@@ -222,7 +223,7 @@ impl Session {
             hostname: ctx.hostname.clone(),
             http_port: ctx.http_addr.port(),
             tcp_port: ctx.tcp_addr.port(),
-            version: crate::VERSION.to_string(),
+            version: daemon::VERSION.to_string(),
         };
         // Serializing plain strings and numbers cannot fail; the reference answers OK if
         // it ever did.

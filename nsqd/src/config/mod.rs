@@ -27,8 +27,7 @@ pub use daemon::duration::{format as format_go_duration, parse as parse_go_durat
 pub use error::ConfigError;
 pub use setting::{AuthRequestMethod, LogLevel, TlsRequired, TlsVersion};
 
-/// The NSQ release this daemon stands in for (`/info`, `/stats`, `nsqd.dat`, `--version`).
-pub const VERSION: &str = "1.3.0";
+use daemon::VERSION;
 
 /// Fixed in Go nsqd, not configurable: a client with no traffic for this long is dropped.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -184,7 +184,7 @@ async fn info(State(ctx): Ctx) -> ApiResult {
     // below the i64 limit).
     let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
     let body = protocol::json::nsqd::Info {
-        version: crate::VERSION.to_string(),
+        version: daemon::VERSION.to_string(),
         broadcast_address: c.broadcast_address.clone(),
         hostname: crate::config::hostname(),
         http_port: ctx.http_addr.as_ref().map_or(0, Bound::info_port),

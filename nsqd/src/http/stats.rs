@@ -41,12 +41,12 @@ pub async fn stats(State(ctx): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
 /// The text form, line for line as the reference's `printStats` writes it.
 fn render_text(s: &Stats, start_time: i64) -> String {
     let mut o = String::new();
-    let now = crate::unix_now();
+    let now = daemon::clock::unix_secs();
     let uptime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .saturating_sub(Duration::from_secs(u64::try_from(start_time).unwrap_or(0)));
-    let _ = writeln!(o, "nsqd v{} (built w/rustc)", crate::VERSION);
+    let _ = writeln!(o, "nsqd v{} (built w/rustc)", daemon::VERSION);
     let _ = writeln!(o, "start_time {}", rfc3339(start_time));
     let _ = writeln!(o, "uptime {}", daemon::duration::format(uptime));
     let _ = writeln!(o, "\nHealth: {}", s.health);

@@ -115,7 +115,7 @@ pub fn negotiate(req: &IdentifyRequest, l: &IdentifyLimits) -> Result<Negotiated
 pub fn response(n: &Negotiated, l: &IdentifyLimits) -> IdentifyResponse {
     IdentifyResponse {
         max_rdy_count: l.max_rdy_count,
-        version: crate::VERSION.to_string(),
+        version: daemon::VERSION.to_string(),
         max_msg_timeout: l.max_msg_timeout.as_millis() as u64,
         msg_timeout: n.msg_timeout.as_millis() as u64,
         tls_v1: n.tls,

@@ -68,7 +68,12 @@ impl Session {
     ) -> Session {
         let id = ctx.next_client_id();
         let kick = ctx.shutdown.child_token();
-        let client = Arc::new(ClientShared::new(id, peer, crate::unix_now(), kick));
+        let client = Arc::new(ClientShared::new(
+            id,
+            peer,
+            daemon::clock::unix_secs(),
+            kick,
+        ));
         ctx.register_client(Arc::clone(&client));
         let settings = super::default_negotiated(&limits);
         Session {

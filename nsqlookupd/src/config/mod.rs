@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-/// The NSQ release this daemon stands in for (`/info`, IDENTIFY reply, `--version`).
-pub const VERSION: &str = "1.3.0";
+use daemon::VERSION;
 
 pub use daemon::log_level::LogLevel;
 pub use options::Error as ConfigError;

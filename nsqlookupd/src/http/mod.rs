@@ -9,13 +9,14 @@ pub use httpapi::query;
 pub use httpapi::routing;
 
 use crate::registry::{Node as NodeEntry, PeerInfo, ZERO_TIME_UNIX_NANOS};
-use crate::state::{unix_nanos, Lookupd};
+use crate::state::Lookupd;
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use daemon::clock::unix_nanos;
 use error::{ApiError, ApiResult, V1};
 use protocol::json::lookupd::{Channels, Info, Lookup, Node, Nodes, Producer, Topics};
 use protocol::names;
@@ -122,7 +123,7 @@ async fn ping() -> Response {
 
 async fn info() -> ApiResult {
     json(&Info {
-        version: crate::VERSION.to_string(),
+        version: daemon::VERSION.to_string(),
     })
 }
 

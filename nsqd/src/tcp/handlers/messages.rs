@@ -82,7 +82,7 @@ impl Session {
         match removed {
             Some(entry) if entry.epoch == sub.channel.epoch() => {
                 if let Some(e2e) = &sub.channel.e2e {
-                    let ns = crate::topic::now_ns().saturating_sub(entry.msg.timestamp);
+                    let ns = daemon::clock::unix_nanos().saturating_sub(entry.msg.timestamp);
                     e2e.record(ns.max(0) as u64);
                 }
                 if self.fin_tally.1 > 0 && self.fin_tally.0 != entry.epoch {
