@@ -1,6 +1,6 @@
 //! Authorization against external auth servers (`--auth-http-address`): the AUTH query,
 //! validation of the server's answer, and the per-command check applied to SUB, PUB, MPUB
-//! and DPUB (`tcp-protocol.md` §11). The state lives in the client's connection task.
+//! and DPUB. The state lives in the client's connection task.
 
 use crate::http_client::{self, encode_component};
 use regex::Regex;

@@ -1,5 +1,5 @@
 //! The IDENTIFY body: JSON decoded the way Go's `encoding/json` fills nsqlookupd's
-//! `PeerInfo` (nsqlookupd.md §1.2): an object (or `null`) whose keys match the field
+//! `PeerInfo`: an object (or `null`) whose keys match the field
 //! names case-insensitively, later duplicates winning, `null` values leaving a field
 //! alone, ports as integer literals only, unknown keys ignored; then the required-field
 //! check. Framing is `protocol::lookup`'s; registering the peer is `tcp.rs`'s.

@@ -1,4 +1,4 @@
-//! The registration database (nsqlookupd.md §2): which peers ("producers", i.e. nsqd
+//! The registration database: which peers ("producers", i.e. nsqd
 //! nodes) are registered under which `(category, key, subkey)` triple, with per-topic
 //! tombstones and the inactivity rule. Pure data: no locks, no clock. Every time-dependent
 //! call takes `now` (Unix nanoseconds, the unit `/debug` shows), so tests drive the clock.
@@ -281,7 +281,7 @@ impl Registry {
         added
     }
 
-    /// UNREGISTER (nsqlookupd.md §1.2). Returns (registrations the peer was removed from,
+    /// UNREGISTER. Returns (registrations the peer was removed from,
     /// of those the channels removed by a topic-only UNREGISTER, which the reference logs
     /// as unexpected).
     pub fn unregister(

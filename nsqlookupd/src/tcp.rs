@@ -1,4 +1,4 @@
-//! The TCP side (nsqlookupd.md §1): the accept loop and one task per connection running
+//! The TCP side: the accept loop and one task per connection running
 //! the V1 session: magic, then PING / IDENTIFY / REGISTER / UNREGISTER until the peer
 //! leaves, an error (always fatal) or shutdown; at the end the peer leaves every
 //! registration. Byte formats are `protocol::lookup`'s, the IDENTIFY JSON `identify`'s,

@@ -1,5 +1,5 @@
 //! The disk queue behind a topic or channel: a synchronous, file-compatible reimplementation
-//! of go-diskqueue v1.1.0 (spec nsqd.md §5), so Go nsqd and this one can share a data dir.
+//! of go-diskqueue v1.1.0, so Go nsqd and this one can share a data dir.
 //!
 //! Owns the data files `<name>.diskqueue.NNNNNN.dat`, the metadata file
 //! `<name>.diskqueue.meta.dat`, record framing (`[4-byte big-endian length][payload]`), file

@@ -1,4 +1,4 @@
-//! nsqlookupd's HTTP API (nsqlookupd.md §3): the route table, the query endpoints
+//! nsqlookupd's HTTP API: the route table, the query endpoints
 //! (`/lookup`, `/topics`, `/channels`, `/nodes`, `/debug`), the admin routes that edit
 //! the registry, and a request log line per request as the reference writes it. The V1
 //! response shapes are `error.rs`'s, 404/405/OPTIONS and redirects `routing.rs`'s.
