@@ -30,6 +30,22 @@ pub fn parse(bytes: &[u8], reader: Reader) -> Result<Value, String> {
             quote_char(c)
         ));
     }
+    if let Some(word) = [&b"true"[..], b"false", b"null"].iter().find(|w| w[0] == c) {
+        for (i, &want) in word.iter().enumerate().skip(1) {
+            match bytes.get(first + i) {
+                None => break,
+                Some(&got) if got == want => {}
+                Some(&got) => {
+                    return Err(format!(
+                        "invalid character {} in literal {} (expecting {})",
+                        quote_char(got),
+                        String::from_utf8_lossy(word),
+                        quote_char(want)
+                    ))
+                }
+            }
+        }
+    }
     let result = match reader {
         Reader::Decoder => serde_json::Deserializer::from_slice(bytes)
             .into_iter::<Value>()
