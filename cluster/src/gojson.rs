@@ -50,7 +50,7 @@ pub fn parse(bytes: &[u8], reader: Reader) -> Result<Value, String> {
         Reader::Decoder => serde_json::Deserializer::from_slice(bytes)
             .into_iter::<Value>()
             .next()
-            .unwrap_or_else(|| Ok(Value::Null)),
+            .unwrap_or(Ok(Value::Null)),
         Reader::Unmarshal => serde_json::from_slice::<Value>(bytes),
     };
     result.map_err(|e| {

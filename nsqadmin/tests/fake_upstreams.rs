@@ -38,7 +38,7 @@ async fn fake_nsqd(stats: &'static str) -> String {
 
 /// An nsqd that accepts connections and never answers.
 async fn hanging_nsqd() -> String {
-    let app = Router::new().fallback(|| std::future::pending::<&'static str>());
+    let app = Router::new().fallback(std::future::pending::<&'static str>);
     serve(app).await
 }
 
