@@ -30,13 +30,6 @@ pub struct ClusterInfo {
     pub client: Client,
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn sort_dedup(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
@@ -367,7 +360,7 @@ impl ClusterInfo {
             (p, addr, r)
         }))
         .await;
-        let now = now_secs();
+        let now = daemon::clock::unix_secs();
         let mut topics: Vec<TopicStats> = Vec::new();
         let mut channels: BTreeMap<String, ChannelStats> = BTreeMap::new();
         let mut errors = Vec::new();

@@ -37,10 +37,7 @@ pub fn totals(topics: &[TopicStats]) -> HashMap<Key, Totals> {
 }
 
 pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    daemon::clock::unix_secs()
 }
 
 /// One sampling round.
