@@ -5,14 +5,15 @@ PYTHON   ?= python3
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 NSQD_DBG := $(TARGET_DIR)/debug/nsqd
 LOOKUPD_DBG := $(TARGET_DIR)/debug/nsqlookupd
+NSQADMIN_DBG := $(TARGET_DIR)/debug/nsqadmin
 REF_BIN  := $(CURDIR)/tests/reference/bin
 DATA     ?= $(CURDIR)/data
 TARGET   ?= x86_64-unknown-linux-gnu
 # Where `dist` puts its binaries: cargo's target dir (honours CARGO_TARGET_DIR) per triple.
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
-DIST_BINS := nsqd nsqlookupd
+DIST_BINS := nsqd nsqlookupd nsqadmin
 
-.PHONY: all build release run test lint unit compat compat-go compat-python compat-node reference deps dist dist-check clean
+.PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean
 
 all: build
 
@@ -22,24 +23,27 @@ build:
 release:
 	$(CARGO) build --release --workspace --bins
 
-## Start nsqlookupd (4160 TCP, 4161 HTTP) and an nsqd registered with it (4150 TCP,
-## 4151 HTTP, data in ./data), both on their default ports; Ctrl-C stops both.
+## Start nsqlookupd (4160 TCP, 4161 HTTP), an nsqd registered with it (4150 TCP,
+## 4151 HTTP, data in ./data) and nsqadmin (http://127.0.0.1:4171/), all on their default
+## ports; Ctrl-C stops all three.
 run: release
 	mkdir -p $(DATA)
 	$(TARGET_DIR)/release/nsqlookupd & lookupd=$$!; \
-	trap 'kill $$lookupd 2>/dev/null' EXIT INT TERM; \
+	$(TARGET_DIR)/release/nsqadmin --lookupd-http-address=127.0.0.1:4161 & admin=$$!; \
+	trap 'kill $$lookupd $$admin 2>/dev/null' EXIT INT TERM; \
 	$(TARGET_DIR)/release/nsqd --data-path=$(DATA) \
 	  --lookupd-tcp-address=127.0.0.1:4160 --broadcast-address=127.0.0.1
 
 ## Everything CI checks: formatting and lints, unit + integration tests, real-client compat.
-test: lint build reference unit compat bench-smoke dist-check
+test: lint build reference unit compat browser bench-smoke dist-check
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit: build reference
-	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) $(CARGO) test --workspace
+	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) \
+	  NSQADMIN_BIN=$(NSQADMIN_DBG) GO_NSQADMIN_BIN=$(REF_BIN)/nsqadmin $(CARGO) test --workspace
 
 compat: compat-go compat-python compat-node
 
@@ -51,6 +55,12 @@ compat-python: build
 
 compat-node: build
 	cd tests/compat/node && NSQD_BIN=$(NSQD_DBG) node --test
+
+## nsqadmin's pages in headless Debian chromium (tests/browser/README.md); screenshots in
+## tests/browser/artifacts/.
+browser: build
+	cd tests/browser && NSQADMIN_BIN=$(NSQADMIN_DBG) NSQD_BIN=$(NSQD_DBG) \
+	  NSQLOOKUPD_BIN=$(LOOKUPD_DBG) node --test
 
 ## The reference Go daemons and nsqadmin (v1.3.0), for interchange tests, API comparisons
 ## and side-by-side benchmarks.
@@ -68,6 +78,7 @@ deps:
 	$(PYTHON) -m pip install -q -r tests/compat/python/requirements.txt
 	cd tests/compat/go && go mod download
 	cd tests/compat/node && npm ci --no-audit --no-fund
+	cd tests/browser && npm ci --no-audit --no-fund
 	cd tests/reference && go mod download
 
 ## Statically linked release binaries in $(DIST_DIR) (glibc static-pie); fails unless ldd

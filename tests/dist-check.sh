@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Smoke test for a release binary from `make dist` (nsqd or nsqlookupd): ldd must call it
+# Smoke test for a release binary from `make dist` (nsqd, nsqlookupd or nsqadmin): ldd must call it
 # static, `--version` must print the version line, and the daemon must bind 127.0.0.1:0,
 # answer GET /ping with OK and exit 0 on SIGTERM. Usage: tests/dist-check.sh path/to/bin
 set -euo pipefail
 
-bin=${1:?usage: $0 path/to/nsqd-or-nsqlookupd}
+bin=${1:?usage: $0 path/to/nsqd-nsqlookupd-or-nsqadmin}
 name=$(basename "$bin")
 # Failure bound for startup and shutdown; polled, never slept through.
 limit_s=20
@@ -27,10 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-extra=()
-[ "$name" = nsqd ] && extra=(--data-path="$dir")
-"$bin" --tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 "${extra[@]}" \
-    >"$dir/log" 2>&1 &
+# nsqadmin has only an HTTP listener and needs an upstream (not contacted to start).
+case "$name" in
+    nsqd) args=(--tcp-address=127.0.0.1:0 --data-path="$dir") ;;
+    nsqadmin) args=(--nsqd-http-address=127.0.0.1:4151) ;;
+    *) args=(--tcp-address=127.0.0.1:0) ;;
+esac
+"$bin" --http-address=127.0.0.1:0 "${args[@]}" >"$dir/log" 2>&1 &
 pid=$!
 
 # Poll the startup log for the bound HTTP address.
