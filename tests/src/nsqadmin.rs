@@ -142,9 +142,14 @@ pub struct Pair {
 
 impl Pair {
     pub fn start<S: AsRef<str> + Sync>(args: &[S]) -> Pair {
+        Pair::start_each(args, args)
+    }
+
+    /// Ours with `ours_args`, Go's with `go_args` (twin clusters, own listeners).
+    pub fn start_each<S: AsRef<str> + Sync>(ours_args: &[S], go_args: &[S]) -> Pair {
         let (ours, go) = thread::scope(|s| {
-            let go = s.spawn(|| Admin::start(&go_nsqadmin_bin(), args));
-            let ours = Admin::start(&nsqadmin_bin(), args);
+            let go = s.spawn(|| Admin::start(&go_nsqadmin_bin(), go_args));
+            let ours = Admin::start(&nsqadmin_bin(), ours_args);
             (ours, go.join().expect("start Go nsqadmin"))
         });
         Pair { ours, go }
