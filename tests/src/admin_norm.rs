@@ -4,6 +4,8 @@
 //!
 //! * `connected` (client connection age) is computed by nsqadmin at answer time.
 //! * e2e aggregate `min` is the value of whichever node Go merged last (random order).
+//! * With several lookupds, a node's `remote_addresses` order and `remote_address`
+//!   follow the order the lookupds answered in.
 //! * Go sorts nodes by `hostname` with an unstable sort, and every test node has the
 //!   same hostname: per-node lists are sorted here by node address.
 //! * `/api/topics/:t`: Go aggregates channels into the first node's own channel objects
@@ -26,6 +28,36 @@ pub fn stats(j: &mut Json) {
 /// `/api/nodes`: sorted by `http_port` (Go: by hostname, unstable; nsqd mode unsorted).
 pub fn nodes(j: &mut Json) {
     j.sort_arrays("nodes", "http_port");
+}
+
+/// `/api/nodes` with several lookupds: each node's `remote_addresses` come in the
+/// order the lookupds answered (sorted here), and `remote_address` is the first
+/// answer's (checked to be one of them, then masked).
+pub fn nodes_multi_lookupd(j: &mut Json) {
+    nodes(j);
+    j.sort_values("remote_addresses");
+    if let Some(Json::Arr(list)) = j.get_mut("nodes") {
+        for n in list.iter_mut() {
+            let known: Vec<String> = n
+                .get("remote_addresses")
+                .and_then(Json::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(v) = n.get_mut("remote_address") {
+                let text = v.as_str().unwrap_or_default().to_string();
+                assert!(
+                    known.iter().any(|k| k.ends_with(&format!("/{text}"))),
+                    "remote_address {text} not among remote_addresses {known:?}"
+                );
+                *v = Json::Str(MASKED.to_string());
+            }
+        }
+    }
 }
 
 /// `/api/topics/:t`: see the module comment.

@@ -102,6 +102,22 @@ impl Json {
         });
     }
 
+    /// Sorts the array value of every field named `key`, at any depth, by each
+    /// element's text.
+    pub fn sort_values(&mut self, key: &str) {
+        self.walk(&mut |v| {
+            if let Json::Obj(fields) = v {
+                for (k, val) in fields.iter_mut() {
+                    if k == key {
+                        if let Json::Arr(items) = val {
+                            items.sort_by_key(|item| item.to_string());
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /// Applies `f` to every string value (not keys), at any depth.
     pub fn map_strings(&mut self, f: &dyn Fn(&str) -> String) {
         self.walk(&mut |v| {
