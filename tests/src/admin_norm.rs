@@ -15,6 +15,9 @@
 
 use crate::ordered_json::{Json, MASKED};
 
+/// A normalisation: edits one answer before comparison.
+pub type Norm = fn(&mut Json);
+
 /// No edits (endpoints whose answers are fully deterministic).
 pub fn exact(_: &mut Json) {}
 

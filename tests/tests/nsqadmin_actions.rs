@@ -124,18 +124,16 @@ fn compare_notifications(
 }
 
 fn normalise_notification(r: &Received, admin: &Admin, what: &str) -> Json {
-    {
-        assert_eq!(
-            r.header("Content-Type"),
-            Some("application/json"),
-            "{what}: {r:?}"
-        );
-        assert_eq!(
-            (r.method.as_str(), r.path.as_str()),
-            ("POST", "/notify"),
-            "{r:?}"
-        );
-    }
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json"),
+        "{what}: {r:?}"
+    );
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/notify"),
+        "{r:?}"
+    );
     let mut j = Json::parse(&String::from_utf8_lossy(&r.body))
         .unwrap_or_else(|e| panic!("{what}: notification not JSON ({e}): {r:?}"));
     let now = SystemTime::now()

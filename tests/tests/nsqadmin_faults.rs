@@ -10,7 +10,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use nsq_tests::admin_norm;
+use nsq_tests::admin_norm::{self, Norm};
 use nsq_tests::cluster::Cluster;
 use nsq_tests::fake_http::{FakeNode, Misbehaviour};
 use nsq_tests::lookupd::LookupClient;
@@ -45,7 +45,7 @@ fn lookupd_and_node_failures_match_go() {
     let mut ghost = LookupClient::identified(c.lookupds[0].tcp_addr(), "127.0.0.1", 1, ghost_http);
     ghost.register("t", Some("ch"));
     let p = Pair::start(&c.lookupd_args());
-    let reads: [(&str, fn(&mut Json)); 6] = [
+    let reads: [(&str, Norm); 6] = [
         ("/api/topics", warnings),
         ("/api/topics/t", topic_warnings),
         ("/api/topics/t/ch", warnings),

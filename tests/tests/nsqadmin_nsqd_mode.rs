@@ -5,7 +5,7 @@
 //! then one node killed (200 with `WARNING: ...`, message texts equal) and both killed
 //! (502 `UPSTREAM_ERROR: ...`). What the comparison ignores is in `admin_norm`.
 
-use nsq_tests::admin_norm::{self, exact};
+use nsq_tests::admin_norm::{self, exact, Norm};
 use nsq_tests::client::Client;
 use nsq_tests::cluster::Cluster;
 use nsq_tests::nsqadmin::{message_of, Pair, Req};
@@ -13,7 +13,7 @@ use nsq_tests::ordered_json::Json;
 use serde_json::json;
 
 /// Every read endpoint, each with its normalisation.
-fn reads(c: &Cluster) -> Vec<(Req, fn(&mut Json))> {
+fn reads(c: &Cluster) -> Vec<(Req, Norm)> {
     vec![
         (Req::get("/api/topics"), admin_norm::sorted_errors),
         (
