@@ -413,3 +413,25 @@ fn only_admin_users_act() {
     assert_eq!(ours.status, 200, "{ours:?}");
     assert_eq!(topic_field(&c, 0, "guarded", "paused"), Some(false.into()));
 }
+
+#[test]
+fn notifications_are_posted_even_when_the_action_fails() {
+    // No lookupd listens here: every action's upstream step fails (502).
+    let (la, lb) = (Listener::start(), Listener::start());
+    let args = |l: &Listener| {
+        vec![
+            "--lookupd-http-address=127.0.0.1:1".to_string(),
+            format!("--notification-http-endpoint={}", l.url()),
+        ]
+    };
+    let pair = Pair::start_each(&args(&la), &args(&lb));
+    let req = Req::post("/api/topics/t/c", r#"{"action":"empty"}"#);
+    let (ours, go) = pair.both(&req);
+    assert_same("empty with no lookupd", &ours, &go, &exact);
+    assert_eq!(ours.status, 502, "{ours:?}");
+    let notes = compare_notifications(&pair, &la, &lb, "empty with no lookupd", 1);
+    assert_eq!(
+        notes[0].get("action").and_then(Json::as_str),
+        Some("empty_channel")
+    );
+}
