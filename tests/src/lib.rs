@@ -11,6 +11,11 @@
 //! * `publish`: unique test bodies and checked MPUB batches.
 //! * `json_order`: key order of raw JSON objects.
 //! * `poll`: waiting for conditions with deadlines.
+//! * `nsqadmin`: ours and Go's nsqadmin side by side, compared answer by answer.
+//! * `admin_norm`: what those comparisons ignore or reorder, and why.
+//! * `ordered_json`: JSON with object keys in written order.
+//! * `cluster`: lookupds and nsqd nodes for the nsqadmin tests.
+//! * `fake_http`: a notification listener and misbehaving fake nsqd nodes.
 //!
 //! Running: the nsqd under test is `$NSQD_BIN`, else `target/<profile>/nsqd`, so build
 //! it first with the same target dir and profile (`cargo build -p nsqd && cargo test
@@ -19,12 +24,17 @@
 //! the suite itself against the reference: `NSQD_BIN=$HOME/go/bin/nsqd cargo test -p
 //! nsq-tests`.
 
+pub mod admin_norm;
 pub mod client;
+pub mod cluster;
 pub mod consumer;
 pub mod daemon;
+pub mod fake_http;
 pub mod harness;
 pub mod http;
 pub mod json_order;
 pub mod lookupd;
+pub mod nsqadmin;
+pub mod ordered_json;
 pub mod poll;
 pub mod publish;
