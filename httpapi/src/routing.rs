@@ -68,10 +68,41 @@ pub fn fallback(table: &[RouteInfo], method: &Method, uri: &Uri) -> Response {
     } else {
         StatusCode::TEMPORARY_REDIRECT
     };
-    match HeaderValue::from_str(&location) {
-        Ok(value) => (status, [(header::LOCATION, value)]).into_response(),
-        Err(_) => ApiError::not_found("NOT_FOUND").into_response(),
+    let Ok(value) = HeaderValue::from_str(&location) else {
+        return ApiError::not_found("NOT_FOUND").into_response();
+    };
+    if method == Method::GET {
+        // Go's http.Redirect: a GET also gets a small HTML body with the link.
+        let body = format!(
+            "<a href=\"{}\">Moved Permanently</a>.\n\n",
+            html_escape(&location)
+        );
+        let html = HeaderValue::from_static("text/html; charset=utf-8");
+        (
+            status,
+            [(header::LOCATION, value), (header::CONTENT_TYPE, html)],
+            body,
+        )
+            .into_response()
+    } else {
+        (status, [(header::LOCATION, value)]).into_response()
     }
+}
+
+/// Go's `htmlReplacer`: `&`, `<`, `>`, `"` and `'` as entities.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The registered path `path` stands for, if it differs from it.
@@ -157,5 +188,25 @@ mod tests {
         assert_eq!(fix(Method::GET, "/topic/create/"), None);
         assert_eq!(fix(Method::GET, "/nope/"), None);
         assert_eq!(fix(Method::GET, "/"), None);
+    }
+
+    #[test]
+    fn get_redirects_carry_go_s_html_body_and_others_none() {
+        let uri: Uri = "/PING/?a=1&b=2".parse().expect("uri");
+        let r = fallback(TABLE, &Method::GET, &uri);
+        assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(r.headers()[header::LOCATION], "/ping?a=1&b=2");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            html_escape(r#"/p?a=1&b=<"'>"#),
+            "/p?a=1&amp;b=&lt;&#34;&#39;&gt;"
+        );
+        let uri: Uri = "/Topic/Create/".parse().expect("uri");
+        let r = fallback(TABLE, &Method::POST, &uri);
+        assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert!(r.headers().get(header::CONTENT_TYPE).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! The nsqadmin binary: flags and config file, Go's startup checks, logging, signals;
 //! everything else is the library's `bind` and `run`. Exit status: 0 after SIGINT/SIGTERM,
-//! `--version` or `-h`; 1 for a bad command line, config or listen address.
+//! `--version` or `-h`; 2 for a bad command line (Go's `flag.ExitOnError`); 1 for a bad
+//! config or listen address.
 
 use nsqadmin::config::{self, Parsed};
 use nsqadmin::logging;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Err(e) if e.is_usage_error() => {
             eprintln!("{e}");
             eprint!("{}", config::usage());
-            return ExitCode::from(1);
+            return ExitCode::from(2);
         }
         Err(e) => {
             logging::fatal(FATAL_PREFIX, &e.to_string());
