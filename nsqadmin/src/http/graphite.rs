@@ -6,15 +6,18 @@
 use super::api::json;
 use super::Ctx;
 use axum::body::Body;
-use axum::extract::{RawQuery, Request};
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, RawQuery, Request};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use cluster::client::query_escape;
 use httpapi::error::{ApiError, ApiResult};
 use httpapi::query::Query;
 use serde::Serialize;
+use std::net::SocketAddr;
 use tracing::{error, info};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub async fn rate(axum::extract::State(admin): Ctx, RawQuery(raw): RawQuery) -> ApiResult {
     let q = Query::parse(raw.as_deref()).map_err(|_| ApiError::bad_request("INVALID_REQUEST"))?;
@@ -25,11 +28,13 @@ pub async fn rate(axum::extract::State(admin): Ctx, RawQuery(raw): RawQuery) -> 
         .get("target")
         .ok_or_else(|| ApiError::bad_request("INVALID_ARG_TARGET"))?;
     let config = admin.config();
+    // Go divides durations by time.Second: `from` is twice the interval truncated to
+    // whole seconds (1500ms: -3sec), `until` and the divisor the interval truncated.
     let interval = config.statsd_interval.as_secs();
     let url = format!(
         "{}/render?format=json&from=-{}sec&target={}&until=-{}sec",
         config.graphite_url,
-        interval * 2,
+        config.statsd_interval.saturating_mul(2).as_secs(),
         query_escape(target),
         interval
     );
@@ -50,17 +55,73 @@ pub async fn rate(axum::extract::State(admin): Ctx, RawQuery(raw): RawQuery) -> 
     let rate = if value < 0.0 {
         "N/A".to_string()
     } else {
-        format!("{:.2}", value / interval.max(1) as f64)
+        go_fixed2(value / interval as f64)
     };
     json(&Rate { rate })
 }
 
+/// Go's `fmt.Sprintf("%.2f", v)` for a non-negative `v` (a zero interval divides by
+/// zero: `+Inf`, or `NaN` for 0/0).
+fn go_fixed2(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        "+Inf".to_string()
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Hop-by-hop headers a proxy does not pass on (Go's `httputil.ReverseProxy`).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `headers` without the hop-by-hop ones and those named in `Connection`.
+fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = headers.clone();
+    for h in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(named.iter().map(String::as_str))
+    {
+        out.remove(h);
+    }
+    out
+}
+
+/// `GET /render` as Go's reverse proxy does it: graphite's scheme and host, the path
+/// and query as received, the client's end-to-end headers (its `Host` included),
+/// `X-Forwarded-For` with the client's address appended, the graphite URL's user and
+/// password as basic auth (replacing the client's); graphite's status, end-to-end
+/// headers and body back; 502 with an empty body when graphite cannot be reached or
+/// does not answer within `--http-client-request-timeout`. Two differences remain,
+/// both from reqwest: it sends `Accept: */*` when the client sent no `Accept`, and the
+/// `url` crate percent-encodes `'` in the query (`%27`, the same to graphite).
 pub async fn render(axum::extract::State(admin): Ctx, request: Request) -> Response {
     let config = admin.config();
     let Ok(target) = reqwest::Url::parse(&config.graphite_url) else {
         return ApiError::internal().into_response();
     };
     let mut url = target.clone();
+    // reqwest sends a URL's user and password as basic auth itself: set once below.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     url.set_path(request.uri().path());
     url.set_query(request.uri().query());
     let client = match reqwest::Client::builder()
@@ -71,23 +132,53 @@ pub async fn render(axum::extract::State(admin): Ctx, request: Request) -> Respo
         Ok(c) => c,
         Err(_) => return ApiError::internal().into_response(),
     };
-    let mut upstream = client.get(url);
+    let mut headers = end_to_end(request.headers());
+    // A GET goes upstream without a body, so without the client's length either.
+    headers.remove(header::CONTENT_LENGTH);
+    if let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let ip = peer.0.ip().to_string();
+        let prior: Vec<&str> = request
+            .headers()
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = if prior.is_empty() {
+            ip
+        } else {
+            format!("{}, {ip}", prior.join(", "))
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
+    }
     if !target.username().is_empty() {
         let creds = format!("{}:{}", target.username(), target.password().unwrap_or(""));
         let encoded = base64::engine::general_purpose::STANDARD.encode(creds);
-        upstream = upstream.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic {encoded}")) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
     }
-    match upstream.send().await {
+    match client.get(url).headers(headers).send().await {
         Ok(resp) => {
             let status =
                 StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
-            let body = resp.bytes().await.unwrap_or_default();
-            let mut out = (status, Body::from(body)).into_response();
-            if let Some(ct) = ct {
-                out.headers_mut().insert(header::CONTENT_TYPE, ct);
+            let back = end_to_end(resp.headers());
+            match resp.bytes().await {
+                Ok(body) => {
+                    let mut out = (status, Body::from(body)).into_response();
+                    for (k, v) in &back {
+                        if k != header::CONTENT_LENGTH {
+                            out.headers_mut().append(k, v.clone());
+                        }
+                    }
+                    out
+                }
+                Err(e) => {
+                    error!("http: proxy error: {e}");
+                    StatusCode::BAD_GATEWAY.into_response()
+                }
             }
-            out
         }
         Err(e) => {
             error!("http: proxy error: {e}");
