@@ -1,8 +1,9 @@
 //! Small servers inside a test, on 127.0.0.1 port 0: a notification listener that
 //! records every HTTP request it receives (for nsqadmin's
-//! `--notification-http-endpoint`), and fake nsqd nodes that answer garbage or never
-//! answer (for nsqadmin's `--nsqd-http-address`). Each serves on a thread of its own
-//! until dropped.
+//! `--notification-http-endpoint`), fake nsqd nodes that answer garbage or never
+//! answer (for nsqadmin's `--nsqd-http-address`), and a scripted server that records
+//! every request and answers what the test's function says (a fake graphite for
+//! nsqadmin's `--graphite-url`). Each serves on a thread of its own until dropped.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -182,6 +183,106 @@ impl Drop for FakeNode {
             h.clear();
         }
         stop_server(&self.stop, self.addr);
+    }
+}
+
+/// What a [`Scripted`] server does with one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Answers `status` with this `Content-Type` and body, then closes.
+    Answer {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Never answers (the connection stays open until drop).
+    Hang,
+}
+
+/// Records every request and answers each with `script(&request)`.
+pub struct Scripted {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Scripted {
+    pub fn start(script: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Scripted {
+        let stop = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (keep, log, script) = (held.clone(), received.clone(), Arc::new(script));
+        let addr = serve(stop.clone(), move |mut stream| {
+            let Some(request) = read_request(&mut stream) else {
+                return;
+            };
+            let reply = script(&request);
+            if let Ok(mut log) = log.lock() {
+                log.push(request);
+            }
+            match reply {
+                Reply::Answer {
+                    status,
+                    content_type,
+                    body,
+                } => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        reason(status),
+                        body.len()
+                    );
+                }
+                Reply::Hang => {
+                    if let Ok(mut h) = keep.lock() {
+                        h.push(stream);
+                    }
+                }
+            }
+        });
+        Scripted {
+            addr,
+            received,
+            stop,
+            held,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear(&self) {
+        if let Ok(mut r) = self.received.lock() {
+            r.clear();
+        }
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        if let Ok(mut h) = self.held.lock() {
+            h.clear();
+        }
+        stop_server(&self.stop, self.addr);
+    }
+}
+
+/// The reason phrase for the statuses the scripts use.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
     }
 }
 

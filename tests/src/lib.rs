@@ -15,7 +15,8 @@
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
 //! * `ordered_json`: JSON with object keys in written order.
 //! * `cluster`: lookupds and nsqd nodes for the nsqadmin tests.
-//! * `fake_http`: a notification listener and misbehaving fake nsqd nodes.
+//! * `fake_http`: a notification listener, misbehaving fake nsqd nodes and a scripted
+//!   server that records requests (a fake graphite).
 //!
 //! Running: the nsqd under test is `$NSQD_BIN`, else `target/<profile>/nsqd`, so build
 //! it first with the same target dir and profile (`cargo build -p nsqd && cargo test
