@@ -16,7 +16,9 @@
 //! one write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
 //! file before the writer rolled deletes it instead of renaming it `.bad`; and when the
 //! metadata file is missing but data files exist (crash before the first sync), those files
-//! are read instead of being overwritten.
+//! are read instead of being overwritten. Records written after the last metadata sync
+//! (a crash between a write and its sync) are counted into the depth on open, and a record
+//! the crash cut short is cut off, so a restart after `kill -9` reports no corruption.
 
 #[cfg(test)]
 use bytes::Bytes;
@@ -669,6 +671,11 @@ impl DiskQueue {
             warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing, reading the data files found");
             self.read = Position::at(lo, 0);
             self.write = Position::at(hi, 0);
+            // The depth is what those files hold (the last one is counted when the writer
+            // skips past it), so the reader does not find a "negative depth" at the tail.
+            for num in lo..hi {
+                self.depth += self.count_whole_records(num, 0).0;
+            }
         }
         Ok(())
     }
@@ -676,11 +683,23 @@ impl DiskQueue {
     /// If the metadata was not synced at the last shutdown the write file may hold records
     /// past `write.pos`. Writing there would overwrite them, so start a new file and let the
     /// reader salvage them (go-diskqueue v1.1.0 does the same).
+    ///
+    /// Unlike go-diskqueue, those records are counted into the depth: a process killed
+    /// between a write(2) and the metadata sync that follows it (even with `sync_every`
+    /// 1) leaves exactly this state, and without the count the reader would reach the tail
+    /// with a negative depth and report metadata corruption that did not happen. A record
+    /// the kill cut short (its write never returned, so it was never acknowledged) is cut
+    /// off the file instead of being read as corruption.
     fn skip_past_unsynced_writes(&mut self) {
         let path = self.data_file(self.write.file);
         match fs::metadata(&path) {
             Ok(meta) if i64::try_from(meta.len()).unwrap_or(i64::MAX) > self.write.pos => {
                 warn!(queue = %self.opts.name, file = %path.display(), write_pos = self.write.pos, size = meta.len(), "disk queue metadata behind file size, skipping to new file");
+                let (records, torn_at) = self.count_whole_records(self.write.file, self.write.pos);
+                self.depth += records;
+                if let Some(end) = torn_at {
+                    self.cut_unfinished_record(end);
+                }
                 self.write.file += 1;
                 self.write.pos = 0;
             }
@@ -689,6 +708,61 @@ impl DiskQueue {
             Err(e) => {
                 warn!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue cannot stat write file")
             }
+        }
+    }
+
+    /// Counts the whole, well-formed records in data file `num` from byte `from` on. Also
+    /// returns where an unfinished last record starts (the file ends inside it). Stops
+    /// without that at a length out of bounds: that is real corruption, left for the
+    /// reader to find and report. A file that cannot be read counts 0.
+    fn count_whole_records(&self, num: i64, from: i64) -> (i64, Option<i64>) {
+        let path = self.data_file(num);
+        let (min, max) = (self.opts.min_msg_size, self.opts.max_msg_size);
+        let scan = || -> io::Result<(i64, Option<i64>)> {
+            let file = File::open(&path)?;
+            let size = i64::try_from(file.metadata()?.len()).unwrap_or(i64::MAX);
+            let mut reader = io::BufReader::new(file);
+            reader.seek(SeekFrom::Start(u64::try_from(from).unwrap_or(0)))?;
+            let (mut count, mut pos) = (0, from);
+            while pos < size {
+                if size - pos < PREFIX {
+                    return Ok((count, Some(pos)));
+                }
+                let mut prefix = [0u8; 4];
+                reader.read_exact(&mut prefix)?;
+                let len = i32::from_be_bytes(prefix);
+                if len < min || len > max {
+                    return Ok((count, None));
+                }
+                let end = pos + PREFIX + i64::from(len);
+                if end > size {
+                    return Ok((count, Some(pos)));
+                }
+                reader.seek_relative(i64::from(len))?;
+                count += 1;
+                pos = end;
+            }
+            Ok((count, None))
+        };
+        match scan() {
+            Ok(found) => found,
+            Err(e) => {
+                warn!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue cannot count the records of a data file");
+                (0, None)
+            }
+        }
+    }
+
+    /// Truncates the last data file at `end`, where a record cut short by a crash starts.
+    fn cut_unfinished_record(&self, end: i64) {
+        let path = self.data_file(self.write.file);
+        warn!(queue = %self.opts.name, file = %path.display(), pos = end, "disk queue dropping the unfinished record a crash left at the end of the file");
+        let cut = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(u64::try_from(end).unwrap_or(0)));
+        if let Err(e) = cut {
+            warn!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue cannot truncate the unfinished record");
         }
     }
 
@@ -1157,6 +1231,102 @@ pub(crate) mod tests {
         assert_eq!(got[..3], recs[..]);
         assert_eq!(got[3], payload(3, 20));
         assert_eq!(q.depth(), 0);
+    }
+
+    /// Reads one record at a time, checking the depth counts down to exactly 0 (a reset at
+    /// the tail would jump it there from a negative or positive value).
+    fn read_counting_down(q: &mut DiskQueue) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut depth = q.depth();
+        while q.read_batch(1, &mut out).unwrap() > 0 {
+            depth -= 1;
+            assert_eq!(q.depth(), depth, "after {} reads", out.len());
+        }
+        assert_eq!(depth, 0, "depth at the tail");
+        out
+    }
+
+    /// The state a kill -9 leaves between a record's write(2) and the metadata sync after
+    /// it (with `--sync-every=1` too): the write file is longer than the metadata says.
+    #[test]
+    fn kill_between_write_and_sync_counts_the_unsynced_records() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 1 << 20);
+        let mut recs = put_n(&mut q, 3, 20);
+        q.sync().unwrap();
+        recs.push(payload(3, 20));
+        q.put(&recs[3]).unwrap();
+        drop(q); // killed before the sync: metadata says 3 records
+        assert_eq!(dir.meta().unwrap(), "3\n0,0\n0,72\n");
+
+        let mut q = open(&dir, 1 << 20);
+        assert_eq!(q.depth(), 4, "the unsynced record is counted");
+        q.put(&payload(4, 20)).unwrap();
+        recs.push(payload(4, 20));
+        assert_eq!(read_counting_down(&mut q), recs);
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    /// The same with a queue never read and a roll since the last sync (the roll synced, the
+    /// records in the new file did not).
+    #[test]
+    fn kill_after_roll_before_sync_counts_every_record() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100); // 4 records of 24 bytes per file
+        let recs = put_n(&mut q, 2, 20);
+        q.sync().unwrap();
+        let more: Vec<Vec<u8>> = (2..6).map(|i| payload(i, 20)).collect();
+        for r in &more {
+            q.put(r).unwrap(); // the roll before the fifth record syncs; the rest do not
+        }
+        drop(q);
+        let mut q = open(&dir, 100);
+        let mut want = recs;
+        want.extend(more);
+        assert_eq!(q.depth(), 6);
+        assert_eq!(read_counting_down(&mut q), want);
+    }
+
+    /// A record the kill cut short was never acknowledged: it is cut off, not reported as
+    /// corruption (no `.bad` file), and what came before it is all there.
+    #[test]
+    fn unfinished_record_from_a_crash_is_cut_off() {
+        for cut in [2, 10] {
+            let dir = TempDir::new();
+            let mut q = open(&dir, 1 << 20);
+            let recs = put_n(&mut q, 2, 20);
+            q.sync().unwrap();
+            let more = put_n(&mut q, 2, 20);
+            drop(q);
+            // The second unsynced record only partly written.
+            let f = OpenOptions::new()
+                .write(true)
+                .open(dir.data_file(0))
+                .unwrap();
+            f.set_len(48 + 24 + cut).unwrap();
+            drop(f);
+
+            let mut q = open(&dir, 1 << 20);
+            assert_eq!(q.depth(), 3);
+            assert_eq!(dir.size(0), 72, "cut at the unfinished record");
+            let got = read_counting_down(&mut q);
+            assert_eq!(got[..2], recs[..]);
+            assert_eq!(got[2..], more[..1]);
+            assert!(bad_files(&dir).is_empty(), "cut {cut}");
+        }
+    }
+
+    /// No metadata at all (killed before the first sync): the depth is what the files hold.
+    #[test]
+    fn missing_metadata_depth_counts_the_files() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        let recs = put_n(&mut q, 10, 20);
+        drop(q);
+        let _ = fs::remove_file(dir.file("t.diskqueue.meta.dat"));
+        let mut q = open(&dir, 100);
+        assert_eq!(q.depth(), 10);
+        assert_eq!(read_counting_down(&mut q), recs);
     }
 
     #[test]
