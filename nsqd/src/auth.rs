@@ -8,26 +8,47 @@ use serde::Deserialize;
 use std::time::{Duration, Instant};
 use tracing::warn;
 
+// Go's encoding/json leaves a field at its zero value when the reply has `null` for it
+// (and a `null` in a list is the element's zero value): every field here reads `null` as
+// its default, as Go nsqd v1.3.0 does.
 #[derive(Deserialize)]
 struct ServerReply {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     ttl: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     identity: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     identity_url: String,
-    #[serde(default)]
-    authorizations: Vec<ServerAuthorization>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    authorizations: Vec<NullAsDefault<ServerAuthorization>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ServerAuthorization {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     topic: String,
-    #[serde(default)]
-    channels: Vec<String>,
-    #[serde(default)]
-    permissions: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    channels: Vec<NullAsDefault<String>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    permissions: Vec<NullAsDefault<String>>,
+}
+
+/// A list element that reads `null` as the element's default.
+#[derive(Default)]
+struct NullAsDefault<T>(T);
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for NullAsDefault<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        null_as_default(d).map(NullAsDefault)
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug)]
@@ -152,9 +173,9 @@ fn into_state(r: ServerReply, secret: &str) -> Result<AuthState, AuthError> {
     }
     let compile = |re: &str| Regex::new(re).map_err(|e| AuthError::Regex(re.to_string(), e));
     let mut authorizations = Vec::new();
-    for a in r.authorizations {
+    for NullAsDefault(a) in r.authorizations {
         let (mut subscribe, mut publish) = (false, false);
-        for p in &a.permissions {
+        for NullAsDefault(p) in &a.permissions {
             match p.as_str() {
                 "subscribe" => subscribe = true,
                 "publish" => publish = true,
@@ -166,7 +187,7 @@ fn into_state(r: ServerReply, secret: &str) -> Result<AuthState, AuthError> {
             channels: a
                 .channels
                 .iter()
-                .map(|c| compile(c))
+                .map(|NullAsDefault(c)| compile(c))
                 .collect::<Result<_, _>>()?,
             subscribe,
             publish,
@@ -214,6 +235,37 @@ mod tests {
         let s = state(r#"{"ttl":60,"authorizations":[{"topic":".*","channels":[],"permissions":["publish"]}]}"#)
             .expect("valid");
         assert!(!s.allows("t", ""));
+    }
+
+    /// Go reads `null` as the zero value; such a reply is not a failed AUTH.
+    #[test]
+    fn null_fields_read_as_empty() {
+        let s = state(
+            r#"{"ttl":60,"identity":null,"identity_url":null,"authorizations":[
+                {"topic":"^t$","channels":[null,".*"],"permissions":["publish",null]},
+                {"topic":null,"channels":null,"permissions":null},
+                null]}"#,
+        );
+        assert!(
+            matches!(s, Err(AuthError::Permission(ref p)) if p.is_empty()),
+            "a null permission is \"\", unknown as in Go: {s:?}"
+        );
+        let s = state(
+            r#"{"ttl":60,"identity":null,"identity_url":null,"authorizations":[
+                {"topic":"^t$","channels":[null],"permissions":["publish"]},
+                {"topic":null,"channels":null,"permissions":null},
+                null]}"#,
+        )
+        .expect("nulls are empty values");
+        assert_eq!((s.identity.as_str(), s.identity_url.as_str()), ("", ""));
+        assert_eq!(s.permission_count(), 3);
+        assert!(
+            s.allows("t", ""),
+            "a null channel regex is \"\", matching publish"
+        );
+        let s = state(r#"{"ttl":60,"authorizations":null}"#).expect("null list");
+        assert_eq!(s.permission_count(), 0);
+        assert!(matches!(state(r#"{"ttl":null}"#), Err(AuthError::Ttl(0))));
     }
 
     #[test]

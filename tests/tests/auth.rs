@@ -41,6 +41,21 @@ fn reply_for(query: &str) -> (u16, String) {
         (200, grant(3600))
     } else if query.contains("secret=short") {
         (200, grant(1))
+    } else if query.contains("secret=nulls") {
+        // Go's encoding/json reads null as the zero value ("", empty list).
+        (
+            200,
+            json!({
+                "ttl": 60,
+                "identity": "carol",
+                "identity_url": null,
+                "authorizations": [
+                    {"topic": "^events$", "channels": [null, ".*"], "permissions": ["publish"]},
+                    {"topic": null, "channels": null, "permissions": null}
+                ]
+            })
+            .to_string(),
+        )
     } else if query.contains("secret=none") {
         (
             200,
@@ -235,4 +250,26 @@ fn auth_without_auth_servers_is_disabled() {
         "E_AUTH_DISABLED AUTH disabled"
     );
     c.expect_closed();
+}
+
+/// An auth server reply with `null` fields (here `identity_url`, a channel and a whole
+/// grant's lists) is accepted, null read as empty, as Go nsqd v1.3.0 does.
+#[test]
+fn null_fields_in_the_reply_read_as_empty() {
+    let server = AuthServer::start();
+    let (_dir, nsqd) = daemon(&server);
+    let mut c = identified(&nsqd);
+    auth(&mut c, "nulls");
+    let reply: serde_json::Value = serde_json::from_slice(&c.expect_response()).expect("json");
+    assert_eq!(
+        reply,
+        json!({"identity": "carol", "identity_url": "", "permission_count": 2})
+    );
+    c.pub_("events", b"allowed");
+    c.expect_ok();
+    c.pub_("other", b"nope");
+    assert_eq!(
+        c.expect_error("E_UNAUTHORIZED"),
+        "E_UNAUTHORIZED AUTH failed for PUB on \"other\" \"\""
+    );
 }
