@@ -685,11 +685,11 @@ impl DiskQueue {
     /// reader salvage them (go-diskqueue v1.1.0 does the same).
     ///
     /// Unlike go-diskqueue, those records are counted into the depth: a process killed
-    /// between a write(2) and the metadata sync that follows it (even with `sync_every`
-    /// 1) leaves exactly this state, and without the count the reader would reach the tail
-    /// with a negative depth and report metadata corruption that did not happen. A record
-    /// the kill cut short (its write never returned, so it was never acknowledged) is cut
-    /// off the file instead of being read as corruption.
+    /// between a write(2) and the metadata sync after it leaves exactly this state (even
+    /// when syncing after every record), and without the count the reader would reach the
+    /// tail with a negative depth and report metadata corruption that did not happen. A
+    /// record the kill cut short (its write never returned, so it was never acknowledged)
+    /// is cut off the file instead of being read as corruption.
     fn skip_past_unsynced_writes(&mut self) {
         let path = self.data_file(self.write.file);
         match fs::metadata(&path) {
