@@ -1,11 +1,13 @@
 //! What every NSQ binary (the daemons and the tools) shares so that it looks like the Go
 //! one to users and scripts: the log line layout (`logging`), Go duration text
-//! (`duration`), the wall clock and UTC times (`clock`), `--log-level` (`log_level`), shutdown on SIGINT/SIGTERM (`signals`), the
-//! `--version` line and the hostname as Go reads it. The servers' HTTP conventions are in
-//! `httpapi`. Nothing here knows about topics or messages.
+//! (`duration`), the wall clock and UTC times (`clock`), `--log-level` (`log_level`),
+//! shutdown on SIGINT/SIGTERM (`signals`), the `--version` line and the hostname as Go
+//! reads it; for the servers, listening with Go's accept backlog (`listen`). The servers'
+//! HTTP conventions are in `httpapi`. Nothing here knows about topics or messages.
 
 pub mod clock;
 pub mod duration;
+pub mod listen;
 pub mod log_level;
 pub mod logging;
 pub mod signals;

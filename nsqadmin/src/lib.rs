@@ -23,7 +23,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-/// Binds `--http-address` (`listen (<addr>) failed - <error>` as Go).
+/// Binds `--http-address` (`listen (<addr>) failed - <error>` as Go), with the system's
+/// accept backlog as Go's `net.Listen`.
 pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     let addr = &config.http_address;
     let target = match addr.as_str() {
@@ -32,7 +33,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
         a if a.starts_with(':') => format!("0.0.0.0{a}"),
         a => a.to_string(),
     };
-    TcpListener::bind(&target)
+    daemon::listen::tcp(&target)
         .await
         .map_err(|e| anyhow::anyhow!("listen ({addr}) failed - {e}"))
 }

@@ -16,6 +16,7 @@ mod http_client;
 mod listener;
 pub use daemon::logging;
 mod lookup;
+mod memory;
 mod metadata;
 mod queue;
 #[cfg(test)]
@@ -75,7 +76,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         None
     } else {
         Some(
-            TcpListener::bind(&config.https_address)
+            daemon::listen::tcp(&config.https_address)
                 .await
                 .with_context(|| format!("listen ({}) failed", config.https_address))?,
         )
@@ -166,6 +167,7 @@ pub async fn run(
     let scan = tokio::spawn(Arc::clone(&ctx).scan_loop());
     let statsd = tokio::spawn(statsd::statsd_loop(Arc::clone(&ctx)));
     let meta = tokio::spawn(Arc::clone(&ctx).metadata_loop());
+    let trim = tokio::spawn(memory::trim_loop(shutdown.clone()));
 
     shutdown.cancelled().await;
     info!("shutting down");
@@ -185,6 +187,7 @@ pub async fn run(
     background::join_logged("queue scan", scan).await;
     background::join_logged("statsd", statsd).await;
     background::join_logged("metadata", meta).await;
+    background::join_logged("memory trim", trim).await;
     let ctx2 = Arc::clone(&ctx);
     if let Err(e) = tokio::task::spawn_blocking(move || ctx2.close()).await {
         error!(error = %e, "close failed");

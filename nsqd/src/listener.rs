@@ -1,6 +1,7 @@
 //! Where nsqd listens: `host:port` is TCP, anything else is a unix socket path (the
 //! reference's rule: an address `net.SplitHostPort` cannot split is a path). `Bound` is
 //! what was actually bound, for logs, `/info` (port -1 for a unix socket) and lookupd.
+//! Both kinds listen with the system's backlog, as Go does (`daemon::listen`).
 
 use anyhow::Context;
 use std::fmt;
@@ -54,10 +55,11 @@ pub fn is_unix_path(addr: &str) -> bool {
 impl Listener {
     pub async fn bind(addr: &str) -> anyhow::Result<Listener> {
         if is_unix_path(addr) {
-            let l = UnixListener::bind(addr).with_context(|| format!("listen ({addr}) failed"))?;
+            let l =
+                daemon::listen::unix(addr).with_context(|| format!("listen ({addr}) failed"))?;
             return Ok(Listener::Unix(l, PathBuf::from(addr)));
         }
-        let l = TcpListener::bind(addr)
+        let l = daemon::listen::tcp(addr)
             .await
             .with_context(|| format!("listen ({addr}) failed"))?;
         Ok(Listener::Tcp(l))

@@ -18,6 +18,7 @@ mod tcp;
 
 pub use config::Config;
 
+use daemon::listen;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +39,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
 
 /// `net.Listen("tcp", addr)`: an empty host (`:4160`) means every interface, dual-stack
 /// where the system has IPv6; an empty port (`127.0.0.1:`, or an empty address) means
-/// any free port.
+/// any free port. Listens with the system's backlog, as Go does.
 async fn listen(addr: &str) -> anyhow::Result<TcpListener> {
     let target = match addr {
         "" => ":0".to_string(),
@@ -46,11 +47,11 @@ async fn listen(addr: &str) -> anyhow::Result<TcpListener> {
         a => a.to_string(),
     };
     let result = match target.strip_prefix(':') {
-        Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {
+        Some(port) => match listen::tcp(format!("[::]:{port}")).await {
             Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(format!("0.0.0.0:{port}")).await,
+            Err(_) => listen::tcp(format!("0.0.0.0:{port}")).await,
         },
-        None => TcpListener::bind(&target).await,
+        None => listen::tcp(&target).await,
     };
     result.map_err(|e| anyhow::anyhow!("listen ({addr}) failed - {e}"))
 }

@@ -23,11 +23,16 @@ fn content_length(headers: &HeaderMap) -> Option<i64> {
 }
 
 /// Read the body, at most `limit` bytes; more is `too_big`.
+///
+/// A body that cannot be read (a malformed chunk size or chunk, the client gone before
+/// its end) is the client's bytes at fault: `400 BAD_BODY`, the word Go uses for a body
+/// it cannot read (binary `/mpub`). Go nsqd v1.3.0 answers `500 INTERNAL_ERROR` here, as
+/// for any `io.ReadAll` error; a 5xx tells clients to retry what can never succeed.
 pub async fn read_body(mut body: Body, limit: i64, too_big: &str) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(limit).unwrap_or(0);
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ApiError::internal())?;
+        let frame = frame.map_err(|_| ApiError::bad_request("BAD_BODY"))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
                 return Err(ApiError::too_big(too_big));

@@ -75,7 +75,9 @@ pub(crate) async fn accept_loop(ctx: Arc<Nsqd>, listener: Listener) {
             Ok((stream, peer)) => {
                 let ctx2 = Arc::clone(&ctx);
                 let limits = Arc::clone(&limits);
+                let connected = crate::memory::Connected::new();
                 ctx.tracker.spawn(async move {
+                    let _connected = connected;
                     debug!(peer = %peer, "TCP: new client");
                     handle(ctx2, limits, stream, peer).await;
                 });
