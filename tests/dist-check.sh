@@ -33,6 +33,7 @@ case "$name" in
     nsqadmin) args=(--nsqd-http-address=127.0.0.1:4151) ;;
     *) args=(--tcp-address=127.0.0.1:0) ;;
 esac
+: >"$dir/log"  # exists before the poll below reads it
 "$bin" --http-address=127.0.0.1:0 "${args[@]}" >"$dir/log" 2>&1 &
 pid=$!
 
