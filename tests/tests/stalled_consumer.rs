@@ -96,14 +96,10 @@ fn stalled_consumer_messages_time_out_to_a_healthy_one() {
 
     let first = large_bodies("first");
     mpub_all(nsqd.tcp_addr(), TOPIC, &first, 20);
-    let taken = wait_for("the stalled consumer took messages", WAIT, || {
+    wait_for("the stalled consumer took messages", WAIT, || {
         let n = stalled_message_count(&nsqd).unwrap_or(0);
         (n > 0, n)
     });
-    assert!(
-        (taken as usize) < MESSAGES,
-        "its socket should have filled before it took all {MESSAGES} (took {taken})"
-    );
 
     // Another channel of the topic is not held up by the stalled connection.
     let expected: HashSet<Vec<u8>> = first.iter().cloned().collect();
@@ -115,10 +111,20 @@ fn stalled_consumer_messages_time_out_to_a_healthy_one() {
     let mut healthy = Consumer::subscribe(nsqd.tcp_addr(), TOPIC, "c", DRAIN_RDY);
     let mut tally = Tally::default();
     receive_all(&mut healthy, &mut tally, &expected);
+    // Everything arrived, so the stalled one's write is waiting: what it took is final.
+    let taken = stalled_message_count(&nsqd).expect("the stalled consumer is connected");
+    assert!(
+        taken > 0 && (taken as usize) < MESSAGES,
+        "its socket should have filled before it took all {MESSAGES} (took {taken})"
+    );
     let timeouts = wait_for("timeout_count > 0", WAIT, || {
         let n = channel_u64(&nsqd, "c", "timeout_count");
         (n > 0, n)
     });
+    assert!(
+        timeouts >= taken,
+        "every message the stalled consumer held timed out ({timeouts} of {taken})"
+    );
     println!(
         "stalled took {taken}, {timeouts} timed out; healthy got {} deliveries",
         tally.total()
