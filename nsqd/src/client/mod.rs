@@ -78,6 +78,9 @@ pub(crate) struct ClientShared {
     pub(crate) finish_count: AtomicU64,
     pub(crate) requeue_count: AtomicU64,
     pub(crate) published: AtomicBool,
+    /// Set by the connection task while a write to the client waits (it is not reading):
+    /// no capacity then, so channels wake other consumers.
+    pub(crate) stalled: AtomicBool,
     pub(crate) identity: Mutex<Identity>,
     /// Messages published per topic over this connection.
     pub(crate) pub_counts: Mutex<HashMap<String, u64>>,
@@ -108,6 +111,7 @@ impl ClientShared {
             finish_count: AtomicU64::new(0),
             requeue_count: AtomicU64::new(0),
             published: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             identity: Mutex::new(Identity {
                 client_id: ip.clone(),
                 hostname: ip,
@@ -120,7 +124,9 @@ impl ClientShared {
 
     /// How many more messages this client may have in flight right now.
     pub(crate) fn capacity(&self) -> u64 {
-        if self.state.load(Ordering::Relaxed) != STATE_SUBSCRIBED {
+        if self.state.load(Ordering::Relaxed) != STATE_SUBSCRIBED
+            || self.stalled.load(Ordering::Relaxed)
+        {
             return 0;
         }
         let rdy = self.ready_count.load(Ordering::Relaxed);

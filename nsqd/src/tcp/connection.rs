@@ -6,9 +6,11 @@
 use crate::tcp::transport::Transport;
 use bytes::BytesMut;
 use protocol::compress::Codec;
-use std::time::Duration;
+use std::future::Future;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::time::{sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 /// Initial read buffer; grows as large bodies need.
@@ -98,7 +100,17 @@ impl Connection {
     /// Write `out` (compressed when a codec is on) and flush, within `limit` and unless
     /// `kick` fires first, so shutdown never waits on a peer that stopped reading. `out` is
     /// cleared either way; false means the connection is gone.
-    pub(crate) async fn flush(&mut self, limit: Duration, kick: &CancellationToken) -> bool {
+    ///
+    /// A write that has to wait (the peer is not reading) keeps the caller's timers
+    /// running: `timers(now)` is called when the wait starts and again whenever the
+    /// deadline it returned passes; it does what is due and returns its next deadline.
+    /// A write that completes at once never calls it.
+    pub(crate) async fn flush(
+        &mut self,
+        limit: Duration,
+        kick: &CancellationToken,
+        mut timers: impl FnMut(Instant) -> Option<Instant>,
+    ) -> bool {
         if self.out.is_empty() {
             return true;
         }
@@ -113,13 +125,7 @@ impl Connection {
                 &self.raw_out
             }
         };
-        let result = tokio::select! {
-            r = timeout(limit, write_and_flush(&mut self.stream, data)) => match r {
-                Ok(r) => r.is_ok(),
-                Err(_) => false,
-            },
-            _ = kick.cancelled() => false,
-        };
+        let result = write_with_timers(&mut self.stream, data, limit, kick, &mut timers).await;
         self.out.clear();
         result
     }
@@ -165,6 +171,35 @@ impl Connection {
     }
 }
 
+/// `write_and_flush` within `limit`, unless `kick` fires first, running `timers` while
+/// the write waits (see `Connection::flush`). True if everything was written.
+async fn write_with_timers(
+    stream: &mut Transport,
+    data: &[u8],
+    limit: Duration,
+    kick: &CancellationToken,
+    timers: &mut impl FnMut(Instant) -> Option<Instant>,
+) -> bool {
+    let write = timeout(limit, write_and_flush(stream, data));
+    tokio::pin!(write);
+    // Most writes complete at once: only one that has to wait looks at the timers.
+    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    if let Poll::Ready(r) = first {
+        return matches!(r, Ok(Ok(())));
+    }
+    let mut next = timers(Instant::now());
+    loop {
+        tokio::select! {
+            biased;
+            _ = kick.cancelled() => return false,
+            r = &mut write => return matches!(r, Ok(Ok(()))),
+            _ = sleep_until(next.unwrap_or_else(Instant::now).into()), if next.is_some() => {
+                next = timers(Instant::now());
+            }
+        }
+    }
+}
+
 /// Write everything and flush (TLS buffers inside the session until flushed).
 async fn write_and_flush(stream: &mut Transport, data: &[u8]) -> std::io::Result<()> {
     stream.write_all(data).await?;
@@ -186,6 +221,10 @@ mod tests {
             Connection::new(Transport::Plain(server)),
             client.expect("connect"),
         )
+    }
+
+    fn no_timers(_: Instant) -> Option<Instant> {
+        None
     }
 
     async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
@@ -216,7 +255,7 @@ mod tests {
         assert_eq!(&conn.input[..], b"NOP\n");
         conn.out.extend_from_slice(b"pong");
         assert!(
-            conn.flush(Duration::from_secs(5), &CancellationToken::new())
+            conn.flush(Duration::from_secs(5), &CancellationToken::new(), no_timers)
                 .await
         );
         assert!(conn.out.is_empty());
@@ -249,7 +288,7 @@ mod tests {
             // Output is compressed; the client's codec reads it back.
             conn.out.extend_from_slice(b"reply");
             assert!(
-                conn.flush(Duration::from_secs(5), &CancellationToken::new())
+                conn.flush(Duration::from_secs(5), &CancellationToken::new(), no_timers)
                     .await
             );
             let mut plain = BytesMut::new();
@@ -272,7 +311,45 @@ mod tests {
         kick.cancel();
         // More than the socket buffers take: the write cannot finish, the kick ends it.
         conn.out.extend_from_slice(&vec![0u8; 64 << 20]);
-        assert!(!conn.flush(Duration::from_secs(3600), &kick).await);
+        assert!(
+            !conn
+                .flush(Duration::from_secs(3600), &kick, no_timers)
+                .await
+        );
         assert!(conn.out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn timers_run_while_the_write_waits() {
+        let (mut conn, _client) = pair().await;
+        let kick = CancellationToken::new();
+        let mut calls = 0u32;
+        // The client never reads: the write waits until the kick, the timers keep firing.
+        conn.out.extend_from_slice(&vec![0u8; 64 << 20]);
+        let flushed = conn
+            .flush(Duration::from_secs(3600), &kick, |now| {
+                calls += 1;
+                if calls == 3 {
+                    kick.cancel();
+                }
+                Some(now + Duration::from_millis(5))
+            })
+            .await;
+        assert!(!flushed);
+        assert_eq!(calls, 3);
+        assert!(conn.out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_completes_at_once_skips_the_timers() {
+        let (mut conn, mut client) = pair().await;
+        conn.out.extend_from_slice(b"pong");
+        let flushed = conn
+            .flush(Duration::from_secs(5), &CancellationToken::new(), |_| {
+                panic!("timers called for a write that did not wait")
+            })
+            .await;
+        assert!(flushed);
+        assert_eq!(read_n(&mut client, 4).await, b"pong");
     }
 }

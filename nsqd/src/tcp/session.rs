@@ -14,6 +14,7 @@ use crate::broker::Nsqd;
 use crate::channel::Channel;
 use crate::client::{ClientShared, Peer, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::tcp::connection::{Connection, ReadError};
+use crate::tcp::handlers::messages::expire_in_flight;
 use crate::tcp::identify::{IdentifyLimits, Negotiated};
 use crate::tcp::transport::Transport;
 use crate::topic::Topic;
@@ -259,7 +260,31 @@ impl Session {
         // Bounded by the heartbeat interval (as the reference's write deadline) and cut
         // short by a kick, so shutdown never waits on a client that stopped reading.
         let limit = self.settings.heartbeat.unwrap_or(Duration::from_secs(3600));
-        if self.conn.flush(limit, &self.client.kick).await {
+        let Session {
+            conn,
+            client,
+            sub,
+            epoch,
+            ..
+        } = self;
+        let mut stalled = false;
+        // While the client does not read, its in-flight messages still time out and go
+        // back to the channel (the reference times them out from the channel, whatever
+        // its connection does), and it has no capacity, so the channel wakes consumers
+        // that can take them.
+        let flushed = conn
+            .flush(limit, &client.kick, |now| {
+                if !stalled {
+                    stalled = true;
+                    client.stalled.store(true, Ordering::Relaxed);
+                }
+                expire_in_flight(sub.as_ref(), client, *epoch, now)
+            })
+            .await;
+        if stalled {
+            client.stalled.store(false, Ordering::Relaxed);
+        }
+        if flushed {
             Ok(())
         } else {
             Err(Exit::Closed)

@@ -2,7 +2,8 @@
 //! in-flight deadlines, and the channel's epoch (after an empty, what was delivered
 //! before is forgotten). This is the hot path that bench/RESULTS.md measures.
 
-use crate::tcp::session::{Exit, Session};
+use crate::client::ClientShared;
+use crate::tcp::session::{Exit, Session, Subscription};
 use protocol::{frame, ErrorCode, Message, ProtocolError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -165,21 +166,7 @@ impl Session {
     }
 
     pub(in crate::tcp) fn expire_in_flight(&mut self) {
-        let Some(sub) = &self.sub else { return };
-        let expired = self.table().expire(Instant::now());
-        if expired.is_empty() {
-            return;
-        }
-        self.client
-            .in_flight
-            .fetch_sub(expired.len() as u64, Ordering::Relaxed);
-        let epoch = self.epoch;
-        let msgs: Vec<Message> = expired
-            .into_iter()
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.msg)
-            .collect();
-        sub.channel.timed_out(&msgs, epoch);
+        expire_in_flight(self.sub.as_ref(), &self.client, self.epoch, Instant::now());
     }
 
     /// This client's in-flight table. The lock is uncontended except when another client's
@@ -200,6 +187,36 @@ impl Session {
             _ => "ID not in flight",
         }
     }
+}
+
+/// Requeue `client`'s in-flight messages whose deadline is at or before `now` (counted as
+/// timeouts) and return its next deadline. A free function over the session's parts so
+/// that it can run while the session's connection is borrowed by a waiting write.
+pub(in crate::tcp) fn expire_in_flight(
+    sub: Option<&Subscription>,
+    client: &ClientShared,
+    epoch: u64,
+    now: Instant,
+) -> Option<Instant> {
+    let sub = sub?;
+    let (expired, next) = {
+        let mut table = crate::lock(&client.inflight);
+        let expired = table.expire(now);
+        (expired, table.next_deadline())
+    };
+    if expired.is_empty() {
+        return next;
+    }
+    client
+        .in_flight
+        .fetch_sub(expired.len() as u64, Ordering::Relaxed);
+    let msgs: Vec<Message> = expired
+        .into_iter()
+        .filter(|e| e.epoch == epoch)
+        .map(|e| e.msg)
+        .collect();
+    sub.channel.timed_out(&msgs, epoch);
+    next
 }
 
 /// Uniform 0..=99 for sampling (xorshift; quality is plenty for a percentage).

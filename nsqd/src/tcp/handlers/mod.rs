@@ -4,5 +4,5 @@
 
 mod auth;
 mod identify;
-mod messages;
+pub(super) mod messages;
 mod pubsub;
