@@ -375,7 +375,9 @@ pub fn split_mpub(mut body: Bytes, limits: &Limits) -> Result<Vec<Bytes>, Protoc
     if count <= 0 || i64::from(count) > max_count {
         return Err(bad_body(format!("MPUB invalid message count {count}")));
     }
-    let mut out = Vec::with_capacity(count as usize);
+    // Each message takes at least 5 bytes of the body (size + 1 byte), so a count the body
+    // cannot hold does not get its room reserved up front.
+    let mut out = Vec::with_capacity((count as usize).min(body.len() / 5));
     for i in 0..count {
         if body.len() < 4 {
             return Err(bad_msg(format!(
