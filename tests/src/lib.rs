@@ -10,6 +10,7 @@
 //! * `lookupd`: the nsqlookupd under test (`$NSQLOOKUPD_BIN`) and a V1 TCP client.
 //! * `publish`: unique test bodies and checked MPUB batches.
 //! * `json_order`: key order of raw JSON objects.
+//! * `fuzz`: seeded byte-stream generators for the live socket fuzzer.
 //! * `poll`: waiting for conditions with deadlines.
 //! * `nsqadmin`: ours and Go's nsqadmin side by side, compared answer by answer.
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
@@ -31,6 +32,7 @@ pub mod cluster;
 pub mod consumer;
 pub mod daemon;
 pub mod fake_http;
+pub mod fuzz;
 pub mod harness;
 pub mod http;
 pub mod json_order;
