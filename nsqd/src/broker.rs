@@ -302,8 +302,13 @@ impl Nsqd {
                 {
                     continue;
                 }
-                if let Err(e) = ctx.get_or_create_channel(&topic, &name) {
-                    warn!(topic = %topic.name, channel = %name, error = %e, "channel pre-creation failed");
+                match topic.precreate_channel(&name) {
+                    Ok(Some((ch, created))) => ctx.channel_added(&topic, &ch, created),
+                    // Deleted here since the topic was created: lookupd's answer is older.
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(topic = %topic.name, channel = %name, error = %e, "channel pre-creation failed");
+                    }
                 }
             }
             topic.release();
@@ -316,13 +321,18 @@ impl Nsqd {
         name: &str,
     ) -> Result<Arc<Channel>, TopicError> {
         let (ch, created) = topic.get_or_create_channel(name)?;
+        self.channel_added(topic, &ch, created);
+        Ok(ch)
+    }
+
+    /// After a get-or-create: a new channel is persisted and registered with the lookupds.
+    fn channel_added(&self, topic: &Topic, ch: &Channel, created: bool) {
         if created {
             if !ch.ephemeral && !topic.ephemeral {
                 self.persist_soon();
             }
-            self.notify_lookup(Event::Register(topic.name.clone(), Some(name.to_string())));
+            self.notify_lookup(Event::Register(topic.name.clone(), Some(ch.name.clone())));
         }
-        Ok(ch)
     }
 
     /// Delete a topic and all its channels. Returns false if it did not exist.

@@ -83,6 +83,9 @@ struct State {
     draining: bool,
     /// New topic waiting for lookupd channel pre-creation: nothing flows to channels yet.
     held: bool,
+    /// Channels deleted while held: lookupd's list (asked for when the hold began) predates
+    /// the delete, so pre-creation must not bring them back.
+    deleted_while_held: Vec<String>,
 }
 
 impl State {
@@ -136,6 +139,7 @@ impl Topic {
                 paused: false,
                 draining: false,
                 held: false,
+                deleted_while_held: Vec::new(),
             }),
             message_count: AtomicU64::new(0),
             message_bytes: AtomicU64::new(0),
@@ -285,6 +289,31 @@ impl Topic {
             return Err(TopicError::Exiting);
         }
         let mut st = lock(&self.state);
+        self.channel_entry(&mut st, name)
+    }
+
+    /// Pre-creation's get-or-create: `None` for a channel deleted since the hold began
+    /// (checked under the same lock as the creation, so a concurrent delete cannot slip in).
+    pub(crate) fn precreate_channel(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Option<(Arc<Channel>, bool)>, TopicError> {
+        if self.is_exiting() {
+            return Err(TopicError::Exiting);
+        }
+        let mut st = lock(&self.state);
+        if st.deleted_while_held.iter().any(|n| n == name) {
+            return Ok(None);
+        }
+        self.channel_entry(&mut st, name).map(Some)
+    }
+
+    /// The channel `name`, created if absent. Returns (channel, created).
+    fn channel_entry(
+        self: &Arc<Self>,
+        st: &mut State,
+        name: &str,
+    ) -> Result<(Arc<Channel>, bool), TopicError> {
         if let Some(ch) = st.channels.get(name) {
             return Ok((Arc::clone(ch), false));
         }
@@ -301,7 +330,7 @@ impl Topic {
         ));
         st.channels.insert(name.to_string(), Arc::clone(&ch));
         info!(topic = %self.name, channel = %name, "channel created");
-        self.maybe_drain(&mut st);
+        self.maybe_drain(st);
         Ok((ch, true))
     }
 
@@ -315,7 +344,13 @@ impl Topic {
 
     /// Remove and delete a channel. Returns false if there was no such channel.
     pub(crate) fn delete_channel(&self, name: &str) -> bool {
-        let removed = lock(&self.state).channels.remove(name);
+        let removed = {
+            let mut st = lock(&self.state);
+            if st.held {
+                st.deleted_while_held.push(name.to_string());
+            }
+            st.channels.remove(name)
+        };
         let Some(ch) = removed else { return false };
         if let Err(e) = ch.delete() {
             error!(topic = %self.name, channel = %name, error = %e, "channel delete failed");
@@ -341,6 +376,7 @@ impl Topic {
     pub(crate) fn release(self: &Arc<Self>) {
         let mut st = lock(&self.state);
         st.held = false;
+        st.deleted_while_held.clear();
         self.maybe_drain(&mut st);
     }
 

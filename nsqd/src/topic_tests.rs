@@ -1,5 +1,5 @@
 //! Topic tests: fan-out, the topic's own backlog and its drain (a tracked background task),
-//! pause and hold, deferred publishes with the clock passed to `scan`, and close writing
+//! pause and hold (and pre-creation not undoing a delete made during the hold), deferred publishes with the clock passed to `scan`, and close writing
 //! the backlog to disk for the next open.
 
 use super::*;
@@ -110,6 +110,33 @@ async fn paused_or_held_topic_keeps_messages_until_resumed() {
     t.release();
     wait_depth(&ch, 2).await;
     assert_eq!(take_bodies(&ch), bodies(&["paused", "held"]));
+}
+
+#[tokio::test]
+async fn pre_creation_does_not_bring_back_a_channel_deleted_during_the_hold() {
+    let dir = TempDir::new("precreate");
+    let t = Arc::new(Topic::new("t#ephemeral", settings(&dir.0)).expect("topic"));
+    t.hold();
+    // Created and deleted while lookupd is being asked: its (older) answer lists "gone".
+    t.get_or_create_channel("gone#ephemeral").expect("channel");
+    assert!(t.delete_channel("gone#ephemeral"));
+    assert!(t.precreate_channel("gone#ephemeral").expect("ok").is_none());
+    let (_, created) = t
+        .precreate_channel("other#ephemeral")
+        .expect("ok")
+        .expect("not deleted");
+    assert!(created);
+    t.release();
+    assert_eq!(t.channel_count(), 1);
+    // After the hold, a channel of that name can be created again.
+    let (_, created) = t
+        .precreate_channel("gone#ephemeral")
+        .expect("ok")
+        .expect("hold over");
+    assert!(created);
+    // A delete outside a hold is not remembered.
+    assert!(t.delete_channel("gone#ephemeral"));
+    assert!(t.precreate_channel("gone#ephemeral").expect("ok").is_some());
 }
 
 #[tokio::test]
