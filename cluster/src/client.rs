@@ -139,7 +139,7 @@ impl Client {
                 "got response {} {} {}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or(""),
-                gojson::quote(&body)
+                protocol::quote::go_quote(&body)
             ));
         }
     }

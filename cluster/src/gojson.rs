@@ -124,32 +124,6 @@ pub fn string_fields<const N: usize>(
     Ok(out)
 }
 
-/// Go's `strconv.Quote` of bytes as `%q` prints them (upstream error bodies).
-pub fn quote(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +172,9 @@ mod tests {
     }
 
     #[test]
-    fn quotes_like_go() {
+    fn upstream_bodies_are_quoted_like_go() {
+        // The client quotes upstream bodies with protocol's `%q` (no copy here).
+        let quote = protocol::quote::go_quote;
         assert_eq!(
             quote(b"{\"message\":\"NOT_FOUND\"}"),
             r#""{\"message\":\"NOT_FOUND\"}""#
