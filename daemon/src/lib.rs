@@ -1,6 +1,7 @@
 //! What every NSQ binary (the daemons and the tools) shares so that it looks like the Go
 //! one to users and scripts: the log line layout (`logging`), Go duration text
-//! (`duration`), the wall clock and UTC times (`clock`), `--log-level` (`log_level`),
+//! (`duration`), the wall clock and UTC times (`clock`), a server's runtime and fatal exit
+//! (`runtime`), `--log-level` (`log_level`),
 //! shutdown on SIGINT/SIGTERM (`signals`), the `--version` line and the hostname as Go
 //! reads it; for the servers, listening with Go's accept backlog (`listen`). The servers'
 //! HTTP conventions are in `httpapi`. Nothing here knows about topics or messages.
@@ -10,6 +11,7 @@ pub mod duration;
 pub mod listen;
 pub mod log_level;
 pub mod logging;
+pub mod runtime;
 pub mod signals;
 
 /// The NSQ release these binaries are a drop-in for (the workspace version): what

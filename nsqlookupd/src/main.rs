@@ -34,28 +34,8 @@ fn main() -> ExitCode {
         }
     };
     logging::init(&config.log_prefix, config.log_level.as_int());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            logging::fatal(
-                &config.log_prefix,
-                &format!("failed to start runtime - {e}"),
-            );
-            return ExitCode::from(1);
-        }
-    };
     let prefix = config.log_prefix.clone();
-    match runtime.block_on(serve(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            logging::fatal(&prefix, &format!("{e:#}"));
-            ExitCode::from(1)
-        }
-    }
+    daemon::runtime::serve(&prefix, "", serve(config))
 }
 
 async fn serve(config: config::Config) -> anyhow::Result<()> {
