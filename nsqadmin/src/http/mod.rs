@@ -13,17 +13,16 @@ pub(crate) mod pages;
 
 use crate::notify::RequestInfo;
 use crate::server::Admin;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::error;
 
 pub(crate) type Ctx = axum::extract::State<Arc<Admin>>;
 
@@ -131,7 +130,7 @@ fn routes(
 pub fn router(admin: Arc<Admin>) -> Router {
     let config = admin.config();
     httpapi::routing::router(routes(&config.base_path, config.proxy_graphite))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(httpapi::log::log_request))
         .layer(middleware::from_fn(crate::compress::layer))
         .with_state(admin)
 }
@@ -146,23 +145,4 @@ pub async fn serve(admin: Arc<Admin>, listener: TcpListener) {
     {
         error!("HTTP: server failed - {e}");
     }
-}
-
-/// `200 GET /api/topics (127.0.0.1:50000) 41.2µs`, as Go logs requests.
-async fn log_request(request: Request, next: Next) -> Response {
-    let start = std::time::Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let response = next.run(request).await;
-    info!(
-        "{} {method} {uri} ({peer}) {:?}",
-        response.status().as_u16(),
-        start.elapsed()
-    );
-    response
 }

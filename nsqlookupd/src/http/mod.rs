@@ -10,9 +10,9 @@ pub use httpapi::routing;
 
 use crate::registry::{Node as NodeEntry, PeerInfo, ZERO_TIME_UNIX_NANOS};
 use crate::state::Lookupd;
-use axum::extract::{ConnectInfo, RawQuery, Request, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -54,7 +54,7 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Lookupd>>)> {
 
 pub fn router(ctx: Arc<Lookupd>) -> Router {
     routing::router(routes())
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(httpapi::log::log_request))
         .with_state(ctx)
 }
 
@@ -68,25 +68,6 @@ pub async fn serve(ctx: Arc<Lookupd>, listener: TcpListener) {
     {
         error!("HTTP: server failed - {e}");
     }
-}
-
-/// `200 GET /lookup?topic=t (127.0.0.1:50000) 41.2µs`, as the reference logs requests.
-async fn log_request(request: Request, next: Next) -> Response {
-    let start = std::time::Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let response = next.run(request).await;
-    info!(
-        "{} {method} {uri} ({peer}) {:?}",
-        response.status().as_u16(),
-        start.elapsed()
-    );
-    response
 }
 
 fn json<T: Serialize>(v: &T) -> ApiResult {
