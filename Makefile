@@ -62,9 +62,11 @@ browser: build
 	cd tests/browser && NSQADMIN_BIN=$(NSQADMIN_DBG) NSQD_BIN=$(NSQD_DBG) \
 	  NSQLOOKUPD_BIN=$(LOOKUPD_DBG) node --test
 
-## The reference Go daemons and nsqadmin (v1.3.0), for interchange tests, API comparisons
+## The reference Go daemons, nsqadmin and tools (v1.3.0), for interchange tests, API comparisons
 ## and side-by-side benchmarks.
-reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin
+REF_TOOLS := nsq_stat nsq_tail nsq_to_file nsq_to_http nsq_to_nsq to_nsq
+
+reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin $(REF_BIN)/to_nsq
 
 $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
@@ -72,6 +74,10 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 
 $(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
+
+## The six Go tools, for the tools' side-by-side tests (built together: one rule, to_nsq last).
+$(REF_BIN)/to_nsq: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && for t in $(REF_TOOLS); do go build -o bin/$$t github.com/nsqio/nsq/apps/$$t || exit 1; done
 
 ## Client libraries the compat tests use (pinned).
 deps:
