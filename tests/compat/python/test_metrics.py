@@ -2,12 +2,19 @@
 traffic, each value checked against what /stats (nsqd) and /topics, /channels, /nodes,
 /lookup (nsqlookupd) say at the same moment: depths, message counters, in-flight,
 deferred, requeues, clients, paused, e2e quantiles; counters that stay monotonic across
-/channel/empty as Go's do. Daemons: $NSQD_BIN, $NSQLOOKUPD_BIN (ours).
+/channel/empty as Go's do; and /metrics on nsqd's HTTPS listener. Daemons: $NSQD_BIN, $NSQLOOKUPD_BIN (ours).
 """
 
+import re
+import ssl
+import subprocess
+import urllib.request
+
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from metrics_harness import (
+    CONTENT_TYPE,
     RawConsumer,
     get_json,
     post,
@@ -170,3 +177,28 @@ def test_lookupd_metrics_match_registry(pair):
     _, samples = scrape(l.http_address)
     assert value(samples, "nsq_lookupd_topic_tombstoned_producers", topic=OTHER) == 1
     assert get_json(l.http_address, "/lookup?topic=%s" % OTHER)["producers"] == []
+
+
+def test_nsqd_metrics_over_https(nsqd_bin, nsqd_factory, tmp_path):
+    skip_if_reference(nsqd_bin)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    n = nsqd_factory("--tls-cert=%s" % cert, "--tls-key=%s" % key,
+                     "--https-address=127.0.0.1:0")
+    post(n.http_address, "/topic/create?topic=%s" % TOPIC)
+    m = wait_for(lambda: re.search(r"HTTPS: listening on (\S+):(\d+)", n.output()), 10,
+                 "the HTTPS listening line")
+    url = "https://127.0.0.1:%s/metrics" % m.group(2)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with urllib.request.urlopen(url, timeout=10, context=ctx) as resp:
+        assert resp.status == 200
+        assert resp.headers.get("Content-Type") == CONTENT_TYPE
+        text = resp.read().decode("utf-8")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    assert value(samples, "nsq_topics") == 1
+    assert value(samples, "nsq_topic_depth", topic=TOPIC) == 0
