@@ -48,6 +48,13 @@ impl Exposition {
         Exposition::default()
     }
 
+    /// With room for `bytes` of text (a large answer then grows without copying).
+    pub fn with_capacity(bytes: usize) -> Exposition {
+        Exposition {
+            out: String::with_capacity(bytes),
+        }
+    }
+
     /// `# HELP` and `# TYPE` of a family.
     pub fn header(&mut self, name: &str, kind: Kind, help: &str) {
         self.out.push_str("# HELP ");
@@ -139,6 +146,13 @@ impl Exposition {
 
 /// Escape for the format: backslash and newline always, the double quote in label values.
 fn escape(out: &mut String, s: &str, label_value: bool) {
+    if !s
+        .bytes()
+        .any(|b| b == b'\\' || b == b'\n' || (label_value && b == b'"'))
+    {
+        out.push_str(s);
+        return;
+    }
     for ch in s.chars() {
         match ch {
             '\\' => out.push_str("\\\\"),
