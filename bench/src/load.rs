@@ -382,7 +382,7 @@ pub async fn http_publish(
 }
 
 /// Reads one HTTP/1.1 response (Content-Length or chunked body); returns status and body.
-async fn read_http_response(s: &mut TcpStream, buf: &mut BytesMut) -> Result<(u16, Bytes)> {
+pub async fn read_http_response(s: &mut TcpStream, buf: &mut BytesMut) -> Result<(u16, Bytes)> {
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i + 4;

@@ -5,9 +5,12 @@
 //!   alternating, medians and ratios as Markdown plus an SVG chart.
 //! - `bench smoke --nsqd A [--nsqd B]`: every configuration, tiny, to keep the harness alive;
 //!   fails only if the harness breaks (a run errors or loses messages).
+//! - `bench metrics --nsqd A --channels 10000`: the time and size of a `/metrics` scrape,
+//!   and PUB/SUB throughput with and without a scraper running.
 
 mod daemon;
 mod load;
+mod metrics;
 mod nsq;
 mod report;
 mod run;
@@ -74,6 +77,29 @@ enum Cmd {
         /// Repeatable: each binary gets every configuration.
         #[arg(long, required = true)]
         nsqd: Vec<PathBuf>,
+    },
+    /// `/metrics` with many channels: scrape time and size, PUB/SUB with and without scrapes.
+    Metrics {
+        #[arg(long)]
+        nsqd: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        channels: usize,
+        /// Single scrapes timed.
+        #[arg(long, default_value_t = 10)]
+        scrapes: usize,
+        /// Rounds of (no scraper, scraper) PUB/SUB phases, alternating which goes first.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        #[arg(long, default_value = "4s", value_parser = parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+        scrape_every: Duration,
+        #[arg(long, default_value_t = 2)]
+        writers: usize,
+        #[arg(long, default_value_t = 200)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 200)]
+        size: usize,
     },
     /// List the configurations.
     Configs,
@@ -259,6 +285,30 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Cmd::Smoke { nsqd } => smoke(&nsqd),
+        Cmd::Metrics {
+            nsqd,
+            channels,
+            scrapes,
+            rounds,
+            duration,
+            scrape_every,
+            writers,
+            batch_size,
+            size,
+        } => {
+            must_exist(&nsqd)?;
+            let o = metrics::Options {
+                channels,
+                scrapes,
+                rounds,
+                duration,
+                scrape_every,
+                writers: writers.max(1),
+                batch: batch_size.max(1),
+                size,
+            };
+            metrics::run(&runtime()?, &nsqd, &o)
+        }
     }
 }
 

@@ -441,6 +441,21 @@ impl Registry {
         marked
     }
 
+    /// `/metrics`: every registration with its producers alive, and of those how many
+    /// are tombstoned.
+    pub fn census(&self, now: i64) -> Vec<(Registration, usize, usize)> {
+        self.map
+            .iter()
+            .map(|(r, producers)| {
+                let alive = producers.values().filter(|p| self.is_alive(p, now));
+                let (n, tombstoned) = alive.fold((0, 0), |(n, t), p| {
+                    (n + 1, t + usize::from(self.is_tombstoned(p, now)))
+                });
+                (r.clone(), n, tombstoned)
+            })
+            .collect()
+    }
+
     /// `/debug`: every registration with at least one producer, with its producers.
     pub fn dump(&self) -> Vec<(&Registration, Vec<&Producer>)> {
         self.map

@@ -325,3 +325,41 @@ fn registration_display_matches_reference_log() {
         "category:client key: subkey:"
     );
 }
+
+#[test]
+fn census_counts_alive_and_tombstoned_producers() {
+    let mut r = registry();
+    let a = identified(&mut r, "a:1", "node-a", 0);
+    let b = identified(&mut r, "b:1", "node-b", 0);
+    r.register(&a, "t", Some("c"));
+    r.register(&b, "t", None);
+    r.create_topic("empty");
+    let t0 = 10 * SEC;
+    r.tombstone("t", "node-a:4151", t0);
+    let count = |now| {
+        r.census(now)
+            .into_iter()
+            .map(|(reg, n, t)| (reg.to_string(), n, t))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(t0),
+        vec![
+            ("category:channel key:t subkey:c".to_string(), 1, 0),
+            ("category:client key: subkey:".to_string(), 2, 0),
+            ("category:topic key:empty subkey:".to_string(), 0, 0),
+            ("category:topic key:t subkey:".to_string(), 2, 1),
+        ]
+    );
+    // b keeps pinging, a does not: past the inactivity timeout only b counts.
+    let later = 301 * SEC;
+    b.touch(later);
+    assert_eq!(
+        count(later)[1],
+        ("category:client key: subkey:".to_string(), 1, 0)
+    );
+    assert_eq!(
+        count(later)[3],
+        ("category:topic key:t subkey:".to_string(), 1, 0)
+    );
+}

@@ -22,6 +22,8 @@ pub(crate) struct Lookupd {
     pub(crate) shutdown: CancellationToken,
     /// Every TCP session, so shutdown can wait for their clean-up.
     pub(crate) tracker: TaskTracker,
+    /// When the daemon started (`/metrics`' uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl Lookupd {
@@ -43,6 +45,7 @@ impl Lookupd {
             registry: Mutex::new(registry),
             shutdown,
             tracker: TaskTracker::new(),
+            started: std::time::Instant::now(),
         }
     }
 

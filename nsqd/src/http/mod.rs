@@ -1,7 +1,9 @@
 //! nsqd's HTTP API: the route table and the endpoints that need no module of their own
-//! (`/ping`, `/info`, `/config/{opt}`). 404/405/OPTIONS and redirects are `routing`'s.
+//! (`/ping`, `/info`, `/config/{opt}`); `/metrics` is `metrics`'s. 404/405/OPTIONS and
+//! redirects are `routing`'s.
 
 pub mod admin;
+pub mod metrics;
 pub use httpapi::error;
 pub mod publish;
 pub use httpapi::query;
@@ -36,6 +38,8 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Nsqd>>)> {
         ("/ping", ALLOW_GET, get(ping)),
         ("/info", ALLOW_GET, get(info)),
         ("/stats", ALLOW_GET, get(stats::stats)),
+        // Beyond Go nsqd (404 there): Prometheus text format.
+        ("/metrics", ALLOW_GET, get(metrics::metrics)),
         ("/pub", ALLOW_POST, post(publish::pub_one)),
         ("/mpub", ALLOW_POST, post(publish::pub_many)),
         ("/topic/create", ALLOW_POST, post(admin::topic_create)),

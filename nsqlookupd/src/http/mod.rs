@@ -1,12 +1,14 @@
 //! nsqlookupd's HTTP API: the route table, the query endpoints
-//! (`/lookup`, `/topics`, `/channels`, `/nodes`, `/debug`), the admin routes that edit
-//! the registry, and a request log line per request as the reference writes it. The V1
-//! response shapes are `error.rs`'s, 404/405/OPTIONS and redirects `routing.rs`'s.
+//! (`/lookup`, `/topics`, `/channels`, `/nodes`, `/debug`; `/metrics` in `metrics`), the
+//! admin routes that edit the registry, and a request log line per request as the
+//! reference writes it. The V1 response shapes are `error.rs`'s, 404/405/OPTIONS and
+//! redirects `routing.rs`'s.
 //! `/debug/pprof/*` (Go's profiler) is not served: 404.
 
 pub use httpapi::error;
 pub use httpapi::query;
 pub use httpapi::routing;
+mod metrics;
 
 use crate::registry::{Node as NodeEntry, PeerInfo, ZERO_TIME_UNIX_NANOS};
 use crate::state::Lookupd;
@@ -44,6 +46,8 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Lookupd>>)> {
         ("/topics", ALLOW_GET, get(topics)),
         ("/channels", ALLOW_GET, get(channels)),
         ("/nodes", ALLOW_GET, get(nodes)),
+        // Beyond Go nsqlookupd (404 there): Prometheus text format.
+        ("/metrics", ALLOW_GET, get(metrics::metrics)),
         ("/topic/create", ALLOW_POST, post(topic_create)),
         ("/topic/delete", ALLOW_POST, post(topic_delete)),
         ("/channel/create", ALLOW_POST, post(channel_create)),
