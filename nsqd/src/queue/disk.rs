@@ -19,6 +19,10 @@
 //! are read instead of being overwritten. Records written after the last metadata sync
 //! (a crash between a write and its sync) are counted into the depth on open, and a record
 //! the crash cut short is cut off, so a restart after `kill -9` reports no corruption.
+//! A file the reader has left is deleted at the next sync, not before, so a crash never
+//! leaves metadata pointing into a deleted file; and `read_uncommitted` lets a caller that
+//! moves records to another queue (a topic into its channels) hold the read position back
+//! until they are stored there (`commit_reads`), where Go has a window of loss.
 
 #[cfg(test)]
 use bytes::Bytes;
@@ -153,6 +157,9 @@ pub struct DiskQueue {
     /// A file change happened that must reach the metadata soon (Go's `needSync`).
     need_sync: bool,
     last_sync: Instant,
+    /// Files the reader has left, removed once the metadata no longer points into them
+    /// (after the next sync), so a crash in between never finds its read file missing.
+    removals: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for DiskQueue {
@@ -181,6 +188,7 @@ impl DiskQueue {
             ops_since_sync: 0,
             need_sync: false,
             last_sync: Instant::now(),
+            removals: Vec::new(),
         };
         q.load_metadata()?;
         // Metadata whose read position already equals the write position cannot be right
@@ -278,7 +286,34 @@ impl DiskQueue {
     pub fn read_with(
         &mut self,
         max: usize,
+        sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
+        self.read_records(max, sink, true)
+    }
+
+    /// Like `read_with`, but the new read position is not synced (whatever
+    /// `sync_every` says) until `commit_reads`: for a caller that stores the records
+    /// elsewhere first (a topic moving its backlog into its channels), so a crash before
+    /// they are stored finds them still unread instead of lost.
+    pub fn read_uncommitted(
+        &mut self,
+        max: usize,
+        sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
+        self.read_records(max, sink, false)
+    }
+
+    /// The records read since the last sync are stored elsewhere: sync as `sync_every`
+    /// (or a file change) asks.
+    pub fn commit_reads(&mut self) {
+        self.sync_if_due();
+    }
+
+    fn read_records(
+        &mut self,
+        max: usize,
         mut sink: impl FnMut(&[u8]),
+        commit: bool,
     ) -> Result<usize, DiskQueueError> {
         let mut n = 0;
         let mut failure = None;
@@ -297,7 +332,9 @@ impl DiskQueue {
                 }
             }
             // Go syncs at the top of its loop, i.e. before the next record is read.
-            self.sync_if_due();
+            if commit {
+                self.sync_if_due();
+            }
         }
         match failure {
             Some(e) if n == 0 => Err(e),
@@ -324,6 +361,7 @@ impl DiskQueue {
         }
         self.persist_metadata()?;
         self.need_sync = false;
+        self.remove_left_files();
         Ok(())
     }
 
@@ -343,6 +381,7 @@ impl DiskQueue {
     /// back at the next sync.
     pub fn empty(&mut self) -> Result<(), DiskQueueError> {
         info!(queue = %self.opts.name, "disk queue emptying");
+        self.remove_left_files();
         let files = self.skip_to_next_rw_file();
         let meta = self.meta_file();
         let meta_result = match fs::remove_file(&meta) {
@@ -352,6 +391,17 @@ impl DiskQueue {
         self.ops_since_sync = 0;
         self.need_sync = false;
         meta_result.and(files)
+    }
+
+    /// Deletes the files the reader has left (the metadata no longer points into them).
+    fn remove_left_files(&mut self) {
+        for path in self.removals.drain(..) {
+            if let Err(e) = fs::remove_file(&path) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    error!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue failed to remove file");
+                }
+            }
+        }
     }
 
     /// Syncs and closes (shutdown).
@@ -514,13 +564,11 @@ impl DiskQueue {
         Ok(ReadCursor::new(file, self.read.file, path))
     }
 
-    /// The reader is done with a finished file: delete it, go on at the next one.
+    /// The reader is done with a finished file: go on at the next one and delete it at
+    /// the next sync (which this asks for).
     fn leave_read_file(&mut self) {
         self.cursor = None;
-        let path = self.data_file(self.read.file);
-        if let Err(e) = fs::remove_file(&path) {
-            error!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue failed to remove file");
-        }
+        self.removals.push(self.data_file(self.read.file));
         self.read.file += 1;
         self.read.pos = 0;
         self.need_sync = true;
@@ -1403,6 +1451,36 @@ pub(crate) mod tests {
         assert_eq!(read_all(&mut q), [payload(1, 20)]);
         q.close().unwrap();
         assert_eq!(dir.meta().unwrap(), "0\n3,24\n3,24\n");
+    }
+
+    #[test]
+    fn uncommitted_reads_come_back_after_a_crash() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        let written = put_n(&mut q, 8, 20);
+        q.sync().unwrap();
+        let mut out = Vec::new();
+        // Across the roll from file 0 to file 1: file 0 must outlive the crash.
+        assert_eq!(q.read_uncommitted(5, |p| out.push(p.to_vec())).unwrap(), 5);
+        assert_eq!(dir.meta().unwrap(), "8\n0,0\n1,96\n");
+        assert!(dir.data_file(0).exists());
+        drop(q); // kill -9: no close
+        let mut q = open(&dir, 100);
+        let again = read_all(&mut q);
+        assert_eq!(again.len(), 8);
+        assert_eq!(again[0].as_ref(), written[0].as_slice());
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    #[test]
+    fn commit_reads_syncs_and_removes_left_files() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        put_n(&mut q, 8, 20);
+        assert_eq!(q.read_uncommitted(5, |_| {}).unwrap(), 5);
+        q.commit_reads();
+        assert_eq!(dir.meta().unwrap(), "3\n1,24\n1,96\n");
+        assert!(!dir.data_file(0).exists());
     }
 
     #[test]
