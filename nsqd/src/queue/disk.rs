@@ -16,7 +16,8 @@
 //! one write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
 //! file before the writer rolled deletes it instead of renaming it `.bad`; and when the
 //! metadata file is missing but data files exist (crash before the first sync), those files
-//! are read instead of being overwritten. Records written after the last metadata sync
+//! are read instead of being overwritten (also when it cannot be parsed). Records written
+//! after the last metadata sync
 //! (a crash between a write and its sync) are counted into the depth on open, and a record
 //! the crash cut short is cut off, so a restart after `kill -9` reports no corruption.
 //! A file the reader has left is deleted at the next sync, not before, so a crash never
@@ -466,8 +467,16 @@ impl DiskQueue {
             .write(true)
             .open(&path)
             .map_err(|e| io_err("open", path.clone(), e))?;
-        if self.write.pos > 0 {
-            let pos = u64::try_from(self.write.pos).unwrap_or(0);
+        let pos = u64::try_from(self.write.pos).unwrap_or(0);
+        // A write that failed part-way (a full disk) left bytes past the position: cut
+        // them, or a shorter record written next would leave junk the reader of the
+        // finished file takes for corruption.
+        let len = file.metadata().map_err(|e| io_err("stat", path.clone(), e))?.len();
+        if len > pos {
+            file.set_len(pos)
+                .map_err(|e| io_err("truncate", path.clone(), e))?;
+        }
+        if pos > 0 {
             file.seek(SeekFrom::Start(pos))
                 .map_err(|e| io_err("seek", path.clone(), e))?;
         }
@@ -688,15 +697,17 @@ impl DiskQueue {
             Ok(text) => {
                 let (values, parsed) = parse_metadata(&text);
                 if parsed < values.len() {
-                    error!(queue = %self.opts.name, file = %path.display(), "disk queue failed to parse metadata, using the fields before the error");
-                }
-                // Like Go's Fscanf: positions as far as parsed, the depth only if complete.
-                let [depth, read_file, read_pos, write_file, write_pos] = values;
-                if parsed == values.len() {
+                    // Go uses the fields before the error (zeros for the rest), which
+                    // puts the writer over the first file's data; read what the data
+                    // files hold instead, as when the metadata is missing.
+                    error!(queue = %self.opts.name, file = %path.display(), "disk queue failed to parse metadata, reading the data files found");
+                    self.find_unrecorded_files()?;
+                } else {
+                    let [depth, read_file, read_pos, write_file, write_pos] = values;
                     self.depth = depth;
+                    self.read = Position::at(read_file, read_pos);
+                    self.write = Position::at(write_file, write_pos);
                 }
-                self.read = Position::at(read_file, read_pos);
-                self.write = Position::at(write_file, write_pos);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.find_unrecorded_files()?,
             Err(e) => return Err(io_err("read", path, e)),
@@ -1375,6 +1386,46 @@ pub(crate) mod tests {
         let mut q = open(&dir, 100);
         assert_eq!(q.depth(), 10);
         assert_eq!(read_counting_down(&mut q), recs);
+    }
+
+    #[test]
+    fn garbled_metadata_reads_every_file_and_overwrites_none() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        let recs = put_n(&mut q, 10, 20);
+        q.close().unwrap();
+        fs::write(dir.file("t.diskqueue.meta.dat"), "garbage\n").unwrap();
+        let mut q = open(&dir, 100);
+        let more = put_n(&mut q, 3, 20);
+        let got = read_all(&mut q);
+        let want: Vec<&[u8]> = recs.iter().chain(&more).map(Vec::as_slice).collect();
+        let got: Vec<&[u8]> = got.iter().map(|b| b.as_ref()).collect();
+        assert_eq!(got, want);
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    #[test]
+    fn bytes_past_the_write_position_are_cut_before_writing() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 1000);
+        put_n(&mut q, 2, 20);
+        q.sync().unwrap();
+        drop(q);
+        // A write that failed part-way (disk full) in a process that went on running:
+        // reopening the write file must not leave those bytes behind the next record.
+        let mut q = open(&dir, 1000);
+        q.write_file = None;
+        let mut f = OpenOptions::new().append(true).open(dir.data_file(0)).unwrap();
+        // Longer than the record written next, so overwriting alone would not hide it.
+        f.write_all(&[0, 0, 0, 60]).unwrap();
+        f.write_all(&[7; 30]).unwrap();
+        drop(f);
+        put_n(&mut q, 1, 20);
+        q.close().unwrap();
+        assert_eq!(dir.size(0), 72);
+        let mut q = open(&dir, 1000);
+        assert_eq!(read_all(&mut q).len(), 3);
+        assert!(bad_files(&dir).is_empty());
     }
 
     #[test]
