@@ -28,6 +28,7 @@
 #[cfg(test)]
 use bytes::Bytes;
 use std::collections::hash_map::RandomState;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -596,7 +597,8 @@ impl DiskQueue {
         }
         let mut renamed = bad.clone().into_os_string();
         renamed.push(".bad");
-        warn!(queue = %self.opts.name, file = ?renamed, "disk queue jumping to next file, saving bad file");
+        let total = BAD_FILES.fetch_add(1, Ordering::Relaxed) + 1;
+        warn!(queue = %self.opts.name, file = ?renamed, bad_files_total = total, "disk queue jumping to next file, saving bad file");
         if let Err(e) = fs::rename(&bad, &renamed) {
             error!(queue = %self.opts.name, file = %bad.display(), error = %e, "disk queue failed to rename bad file");
         }
@@ -834,6 +836,17 @@ impl DiskQueue {
         let name = format!("{}.diskqueue.meta.dat", self.opts.name);
         self.opts.data_path.join(name)
     }
+}
+
+/// Data files this process has moved aside as `.bad` (every queue): logged with each
+/// one as `bad_files_total`, for a metrics endpoint to export. Not in `/stats`, whose
+/// JSON keeps Go nsqd's shape.
+static BAD_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// How many data files this process has renamed `.bad`.
+#[allow(dead_code)] // read by the tests here; for a metrics endpoint to export
+pub(crate) fn bad_files_total() -> u64 {
+    BAD_FILES.load(Ordering::Relaxed)
 }
 
 /// The file number in a data file's name (`<prefix>NNNNNN.dat`), if it is one.
@@ -1438,6 +1451,7 @@ pub(crate) mod tests {
         assert_eq!(got[..4], recs[..4]);
         assert_eq!(got[4..], recs[8..]);
         assert_eq!(bad_files(&dir), ["t.diskqueue.000001.dat.bad"]);
+        assert!(bad_files_total() >= 1);
         assert_eq!(q.depth(), 0, "reset at the tail");
     }
 
