@@ -158,7 +158,14 @@ impl Campaign<'_> {
         }
     }
 
-    fn round(&self, nsqd: &mut Nsqd, topic: &str, round: usize, rng: &mut Rng, shared: &Arc<Shared>) {
+    fn round(
+        &self,
+        nsqd: &mut Nsqd,
+        topic: &str,
+        round: usize,
+        rng: &mut Rng,
+        shared: &Arc<Shared>,
+    ) {
         let stop = Arc::new(AtomicBool::new(false));
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
         if self.backlog > 0 {

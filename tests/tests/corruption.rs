@@ -57,9 +57,9 @@ fn queue_files(dir: &Path, queue: &str) -> Vec<(PathBuf, Vec<Vec<u8>>)> {
         .expect("list data dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".dat") && !n.contains("meta"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with(&prefix) && n.ends_with(".dat") && !n.contains("meta")
+            })
         })
         .collect();
     files.sort();
@@ -67,7 +67,10 @@ fn queue_files(dir: &Path, queue: &str) -> Vec<(PathBuf, Vec<Vec<u8>>)> {
         .into_iter()
         .map(|p| {
             let data = fs::read(&p).expect("read data file");
-            (p, records(&data).into_iter().map(|(_, body)| body).collect())
+            (
+                p,
+                records(&data).into_iter().map(|(_, body)| body).collect(),
+            )
         })
         .collect()
 }
@@ -149,7 +152,10 @@ fn restart_and_drain(bin: &Path, dir: &Path, kept: &HashSet<Vec<u8>>) -> Seen {
 /// Runs `scenario` against ours (returned) and Go's nsqd (printed).
 fn both(name: &str, scenario: impl Fn(&Path) -> Seen) -> Seen {
     let go = scenario(&go_nsqd_bin());
-    println!("{name}: Go nsqd v1.3.0: delivered {}: {go:#?}", go.delivered);
+    println!(
+        "{name}: Go nsqd v1.3.0: delivered {}: {go:#?}",
+        go.delivered
+    );
     let ours = scenario(&nsqd_bin());
     println!("{name}: ours: delivered {}: {ours:#?}", ours.delivered);
     assert!(!ours.panicked, "{name}: nsqd panicked");
@@ -176,7 +182,11 @@ fn truncated_last_data_file_keeps_every_whole_record() {
             fs::write(last, &data[..cut]).expect("truncate");
             let mut kept = topic_bodies(dir);
             for (path, bodies) in &files {
-                let n = if path == last { bodies.len() - 1 } else { bodies.len() };
+                let n = if path == last {
+                    bodies.len() - 1
+                } else {
+                    bodies.len()
+                };
                 kept.extend(bodies[..n].iter().cloned());
             }
             kept

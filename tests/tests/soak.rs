@@ -110,7 +110,10 @@ fn kill_9_during_topic_to_channel_drain() {
         require_pending: false,
         max_run: Duration::from_millis(400),
     });
-    assert!(outcome.report.acked >= 3000, "the backlog was not acknowledged");
+    assert!(
+        outcome.report.acked >= 3000,
+        "the backlog was not acknowledged"
+    );
 }
 
 #[test]

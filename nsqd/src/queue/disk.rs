@@ -28,11 +28,11 @@
 #[cfg(test)]
 use bytes::Bytes;
 use std::collections::hash_map::RandomState;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
@@ -105,17 +105,18 @@ pub enum DiskQueueError {
     /// A `Record` implementation wrote a different length than it announced (a bug).
     #[error("record announced {expected} bytes but encoded {actual}")]
     EncodedLenMismatch { expected: usize, actual: usize },
-    #[error("failed to {op} {}", path.display())]
+    /// The OS error is part of the message (as in Go's `write <path>: <error>`), so a
+    /// client's `E_PUB_FAILED` and the log say e.g. "no space left on device".
+    #[error("failed to {op} {}: {cause}", path.display())]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
-fn io_err(op: &'static str, path: PathBuf, source: io::Error) -> DiskQueueError {
-    DiskQueueError::Io { op, path, source }
+fn io_err(op: &'static str, path: PathBuf, cause: io::Error) -> DiskQueueError {
+    DiskQueueError::Io { op, path, cause }
 }
 
 /// A place in the queue: file number and byte offset in that file.
@@ -472,7 +473,10 @@ impl DiskQueue {
         // A write that failed part-way (a full disk) left bytes past the position: cut
         // them, or a shorter record written next would leave junk the reader of the
         // finished file takes for corruption.
-        let len = file.metadata().map_err(|e| io_err("stat", path.clone(), e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| io_err("stat", path.clone(), e))?
+            .len();
         if len > pos {
             file.set_len(pos)
                 .map_err(|e| io_err("truncate", path.clone(), e))?;
@@ -1428,7 +1432,10 @@ pub(crate) mod tests {
         // reopening the write file must not leave those bytes behind the next record.
         let mut q = open(&dir, 1000);
         q.write_file = None;
-        let mut f = OpenOptions::new().append(true).open(dir.data_file(0)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.data_file(0))
+            .unwrap();
         // Longer than the record written next, so overwriting alone would not hide it.
         f.write_all(&[0, 0, 0, 60]).unwrap();
         f.write_all(&[7; 30]).unwrap();
