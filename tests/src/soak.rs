@@ -245,7 +245,10 @@ fn produce(
     stop: &AtomicBool,
 ) {
     let mut rng = Rng::new(seed);
-    let mut client = Client::connect(addr);
+    // The kill may come before this thread connects.
+    let Ok(mut client) = Client::try_connect(addr) else {
+        return;
+    };
     let mut next = 0usize;
     while !stop.load(Ordering::Relaxed) {
         let roll = rng.below(100);
@@ -285,7 +288,10 @@ fn produce(
 /// 10 %, REQ now 5 %, no answer 5 % (it times out after `--msg-timeout`).
 fn consume(addr: SocketAddr, topic: &str, seed: u64, ledger: &Ledger, stop: &AtomicBool) {
     let mut rng = Rng::new(seed);
-    let mut client = Client::connect(addr);
+    // The kill may come before this thread connects.
+    let Ok(mut client) = Client::try_connect(addr) else {
+        return;
+    };
     client.sub(topic, CHANNEL);
     match client.try_read_frame(Duration::from_secs(30)) {
         Ok(Some(Frame::Response(data))) if data == b"OK" => {}

@@ -733,7 +733,7 @@ impl DiskQueue {
             .filter_map(|entry| data_file_num(entry.file_name().to_str()?, &prefix));
         let (lo, hi) = nums.fold((i64::MAX, i64::MIN), |(lo, hi), n| (lo.min(n), hi.max(n)));
         if lo <= hi {
-            warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing, reading the data files found");
+            warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing or unreadable, reading the data files found");
             self.read = Position::at(lo, 0);
             self.write = Position::at(hi, 0);
             // The depth is what those files hold (the last one is counted when the writer
