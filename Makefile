@@ -13,7 +13,7 @@ TARGET   ?= x86_64-unknown-linux-gnu
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
 DIST_BINS := nsqd nsqlookupd nsqadmin
 
-.PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean
+.PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean soak
 
 all: build
 
@@ -44,6 +44,17 @@ lint:
 unit: build reference
 	GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) \
 	  NSQADMIN_BIN=$(NSQADMIN_DBG) GO_NSQADMIN_BIN=$(REF_BIN)/nsqadmin $(CARGO) test --workspace
+
+## The long reliability campaigns (RELIABILITY.md): SOAK_KILLS kill -9 rounds under mixed
+## load (a quarter of that for each variant), the corruption scenarios and the full disk
+## (needs root for the tmpfs), ours and Go's side by side; prints each campaign's report
+## (SOAK lines). `make test` runs the same tests with 10 kills. Replay: SOAK_SEED=<seed>.
+SOAK_KILLS ?= 100
+SOAK_SEED  ?=
+soak: build reference
+	NSQ_SOAK_KILLS=$(SOAK_KILLS) $(if $(SOAK_SEED),NSQ_SOAK_SEED=$(SOAK_SEED)) \
+	  GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) \
+	  $(CARGO) test --no-fail-fast -p nsq-tests --test soak --test corruption --test disk_full -- --nocapture
 
 compat: compat-go compat-python compat-node
 

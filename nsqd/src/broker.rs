@@ -386,6 +386,8 @@ impl Nsqd {
 
     pub(crate) fn publish_failed(&self, e: &TopicError) {
         if let TopicError::Disk(err) = e {
+            // Go nsqd logs each failed write to a topic's queue the same way.
+            error!("failed to write message to backend - {err}");
             *lock(&self.health_error) = err.to_string();
             self.unhealthy.store(true, Ordering::Relaxed);
         }

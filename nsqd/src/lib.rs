@@ -135,7 +135,9 @@ pub async fn run(
     {
         let ctx2 = Arc::clone(&ctx);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            ctx2.load_metadata()?;
+            // Go nsqd's words; the message already carries its cause (`{e}`, not `{e:#}`).
+            ctx2.load_metadata()
+                .map_err(|e| anyhow::anyhow!("failed to load metadata - {e}"))?;
             ctx2.persist_metadata()?;
             Ok(())
         })

@@ -277,6 +277,10 @@ impl Topic {
             if let Err(e) = fan_out(&st.channels, &batch) {
                 error!(topic = %self.name, error = %e, "fan-out to channels failed");
             }
+            // Only now may the topic's read position reach the disk: a kill before this
+            // finds the batch still in the topic's queue (delivered twice at worst), never
+            // gone from both.
+            st.backlog.commit_reads();
         }
     }
 

@@ -65,9 +65,21 @@ impl Client {
         client
     }
 
+    /// Connects and sends the V2 magic; `Err` if the server is gone (a crash test's
+    /// load thread starting after the kill).
+    pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
+        let mut client = Client::from_stream(TcpStream::connect(addr)?);
+        client.send_raw(b"  V2");
+        Ok(client)
+    }
+
     /// Connects without sending anything.
     pub fn connect_raw(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        Client::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> Client {
         stream.set_nodelay(true).expect("set_nodelay");
         stream
             .set_write_timeout(Some(READ_TIMEOUT))

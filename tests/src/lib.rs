@@ -9,6 +9,8 @@
 //! * `daemon`: start any daemon binary (args verbatim), learn its addresses, stop it.
 //! * `lookupd`: the nsqlookupd under test (`$NSQLOOKUPD_BIN`) and a V1 TCP client.
 //! * `publish`: unique test bodies and checked MPUB batches.
+//! * `ledger`: what was sent, acked, delivered and finished; the crash tests' report.
+//! * `soak`: the seeded `kill -9` campaign under mixed load (`tests/soak.rs`).
 //! * `json_order`: key order of raw JSON objects.
 //! * `fuzz`: seeded byte-stream generators for the live socket fuzzer.
 //! * `poll`: waiting for conditions with deadlines.
@@ -36,8 +38,10 @@ pub mod fuzz;
 pub mod harness;
 pub mod http;
 pub mod json_order;
+pub mod ledger;
 pub mod lookupd;
 pub mod nsqadmin;
 pub mod ordered_json;
 pub mod poll;
 pub mod publish;
+pub mod soak;

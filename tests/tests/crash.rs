@@ -3,9 +3,8 @@
 //! data dir. Duplicates and delivered-but-unacknowledged messages are allowed, counted
 //! and printed.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use nsq_tests::client::{Client, Frame};
 use nsq_tests::consumer::{drain_into, drain_until_empty, Consumer, Tally, DRAIN_RDY};
 use nsq_tests::harness::{nsqd_bin, Nsqd, TempDir};
 use nsq_tests::http::post_ok;
+use nsq_tests::ledger::Ledger;
 use nsq_tests::poll::{wait_for, wait_until};
 
 const TOPIC: &str = "crash";
@@ -24,16 +24,9 @@ const PUBLISH_LIMIT: Duration = Duration::from_secs(120);
 /// Messages per MPUB (every other publish is a single PUB).
 const MPUB_BATCH: usize = 10;
 
-/// What the publisher sent and what it got `OK` for.
-#[derive(Default)]
-struct Ledger {
-    sent: Vec<Vec<u8>>,
-    acked: Vec<Vec<u8>>,
-}
-
 /// Publishes unique bodies (alternating PUB and MPUB) until the connection fails or
 /// `stop` is set, recording each body as sent before writing and as acked after `OK`.
-fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Mutex<Ledger>, stop: &AtomicBool) {
+fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Ledger, stop: &AtomicBool) {
     let mut client = Client::connect(addr);
     let mut next = 0usize;
     let mut single = true;
@@ -44,11 +37,7 @@ fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Mutex<Ledger>, sto
             .map(|i| format!("crash-{i:08}").into_bytes())
             .collect();
         next += count;
-        ledger
-            .lock()
-            .expect("ledger lock")
-            .sent
-            .extend(bodies.iter().cloned());
+        ledger.sent(&bodies);
         if count == 1 {
             client.pub_(TOPIC, &bodies[0]);
         } else {
@@ -56,7 +45,7 @@ fn publish_until_failure(addr: std::net::SocketAddr, ledger: &Mutex<Ledger>, sto
         }
         match client.try_read_frame(Duration::from_secs(30)) {
             Ok(Some(Frame::Response(data))) if data == b"OK" => {
-                ledger.lock().expect("ledger lock").acked.extend(bodies);
+                ledger.acked(&bodies);
             }
             Ok(Some(other)) => panic!("publisher got {other:?}"),
             Ok(None) | Err(_) => return,
@@ -83,45 +72,31 @@ fn acked_messages_survive_kill_9() {
         || std::fs::read_to_string(&dat).is_ok_and(|s| s.contains(&format!("\"{CHANNEL}\""))),
     );
 
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let ledger = Arc::new(Ledger::new());
     let stop = Arc::new(AtomicBool::new(false));
     let publisher = {
         let (ledger, stop, addr) = (Arc::clone(&ledger), Arc::clone(&stop), nsqd.tcp_addr());
         thread::spawn(move || publish_until_failure(addr, &ledger, &stop))
     };
     let acked_seen = wait_for("acknowledged publishes", PUBLISH_LIMIT, || {
-        let acked = ledger.lock().unwrap().acked.len();
+        let acked = ledger.acked_count();
         (acked >= ACKED_BEFORE_KILL || publisher.is_finished(), acked)
     });
     assert!(acked_seen >= ACKED_BEFORE_KILL, "publisher stopped early");
     nsqd.kill9();
     stop.store(true, Ordering::Relaxed);
     publisher.join().expect("publisher thread");
-    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
 
     let mut nsqd = Nsqd::start(&bin, dir.path(), &args);
-    let acked: HashSet<Vec<u8>> = ledger.acked.iter().cloned().collect();
-    let sent: HashSet<Vec<u8>> = ledger.sent.iter().cloned().collect();
+    let acked = ledger.acked_set();
     let mut consumer = Consumer::subscribe(nsqd.tcp_addr(), TOPIC, CHANNEL, DRAIN_RDY);
     let mut tally = Tally::default();
     drain_into(&mut consumer, &mut tally, &acked);
     drain_until_empty(&mut consumer, &mut tally, nsqd.http_addr(), TOPIC, CHANNEL);
 
-    let unacked_delivered = tally.bodies().filter(|b| !acked.contains(*b)).count();
-    println!(
-        "acked={} delivered={} duplicates={} unacked_but_delivered={unacked_delivered} \
-         fin_failed={}",
-        acked.len(),
-        tally.unique(),
-        tally.duplicates(),
-        consumer.fin_failures()
-    );
-    let missing = tally.missing(acked.iter());
-    assert!(missing.is_empty(), "acked but lost: {missing:?}");
-    let foreign: Vec<_> = tally.bodies().filter(|b| !sent.contains(*b)).collect();
-    assert!(
-        foreign.is_empty(),
-        "delivered bodies never sent: {foreign:?}"
-    );
+    ledger.record_tally(&tally);
+    let report = ledger.report();
+    println!("{report} fin_failed={}", consumer.fin_failures());
+    report.assert_nothing_lost();
     nsqd.stop();
 }

@@ -8,9 +8,8 @@
 //! checked: go-diskqueue logs that same "negative depth at tail, metadata corruption" line
 //! after such a kill (seen when this test was written), which is the behaviour fixed here.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use nsq_tests::client::{Client, Frame};
 use nsq_tests::consumer::{drain_into, drain_until_empty, Consumer, Tally, DRAIN_RDY};
 use nsq_tests::daemon::is_go_build;
 use nsq_tests::harness::{nsqd_bin, Nsqd, TempDir};
+use nsq_tests::ledger::Ledger;
 use nsq_tests::poll::wait_for;
 
 const TOPIC: &str = "crash_no_channel";
@@ -36,16 +36,9 @@ const CORRUPTION: [&str; 5] = [
     "jumping to next file",
 ];
 
-/// Sent bodies (before writing) and acknowledged ones (after `OK`).
-#[derive(Default)]
-struct Ledger {
-    sent: Vec<Vec<u8>>,
-    acked: Vec<Vec<u8>>,
-}
-
 /// Alternates PUB and MPUB (5 bodies) of bodies unique to `round` until the connection
 /// fails or `stop` is set.
-fn publish(addr: std::net::SocketAddr, round: usize, ledger: &Mutex<Ledger>, stop: &AtomicBool) {
+fn publish(addr: std::net::SocketAddr, round: usize, ledger: &Ledger, stop: &AtomicBool) {
     let mut client = Client::connect(addr);
     let (mut next, mut single) = (0usize, true);
     while !stop.load(Ordering::Relaxed) {
@@ -55,11 +48,7 @@ fn publish(addr: std::net::SocketAddr, round: usize, ledger: &Mutex<Ledger>, sto
             .map(|i| format!("r{round}-{i:08}").into_bytes())
             .collect();
         next += count;
-        ledger
-            .lock()
-            .expect("lock")
-            .sent
-            .extend(bodies.iter().cloned());
+        ledger.sent(&bodies);
         if count == 1 {
             client.pub_(TOPIC, &bodies[0]);
         } else {
@@ -67,7 +56,7 @@ fn publish(addr: std::net::SocketAddr, round: usize, ledger: &Mutex<Ledger>, sto
         }
         match client.try_read_frame(Duration::from_secs(30)) {
             Ok(Some(Frame::Response(data))) if data == b"OK" => {
-                ledger.lock().expect("lock").acked.extend(bodies);
+                ledger.acked(&bodies);
             }
             Ok(Some(other)) => panic!("publisher got {other:?}"),
             Ok(None) | Err(_) => return,
@@ -90,7 +79,7 @@ fn kill_9_without_channels_reports_no_corruption_and_loses_nothing() {
     let dir = TempDir::new("crash-no-channel");
     let bin = nsqd_bin();
     let check_log = !is_go_build(&bin);
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let ledger = Arc::new(Ledger::new());
     let mut nsqd = Nsqd::start(&bin, dir.path(), &ARGS);
     for round in 0..KILLS {
         let stop = Arc::new(AtomicBool::new(false));
@@ -100,7 +89,7 @@ fn kill_9_without_channels_reports_no_corruption_and_loses_nothing() {
         };
         let want = (round + 1) * ACKED_PER_ROUND;
         let acked = wait_for("acknowledged publishes", PUBLISH_LIMIT, || {
-            let acked = ledger.lock().expect("lock").acked.len();
+            let acked = ledger.acked_count();
             (acked >= want || publisher.is_finished(), acked)
         });
         assert!(acked >= want, "publisher stopped early in round {round}");
@@ -117,26 +106,15 @@ fn kill_9_without_channels_reports_no_corruption_and_loses_nothing() {
     }
 
     // The channel comes last: the topic's queue (read for the first time) drains into it.
-    let ledger = std::mem::take(&mut *ledger.lock().expect("lock"));
-    let acked: HashSet<Vec<u8>> = ledger.acked.iter().cloned().collect();
-    let sent: HashSet<Vec<u8>> = ledger.sent.iter().cloned().collect();
+    let acked = ledger.acked_set();
     let mut consumer = Consumer::subscribe(nsqd.tcp_addr(), TOPIC, CHANNEL, DRAIN_RDY);
     let mut tally = Tally::default();
     drain_into(&mut consumer, &mut tally, &acked);
     drain_until_empty(&mut consumer, &mut tally, nsqd.http_addr(), TOPIC, CHANNEL);
-    println!(
-        "kills={KILLS} acked={} delivered={} duplicates={}",
-        acked.len(),
-        tally.unique(),
-        tally.duplicates()
-    );
-    let missing = tally.missing(acked.iter());
-    assert!(missing.is_empty(), "acked but lost: {missing:?}");
-    let foreign: Vec<_> = tally.bodies().filter(|b| !sent.contains(*b)).collect();
-    assert!(
-        foreign.is_empty(),
-        "delivered bodies never sent: {foreign:?}"
-    );
+    ledger.record_tally(&tally);
+    let report = ledger.report();
+    println!("kills={KILLS} {report}");
+    report.assert_nothing_lost();
     let output = nsqd.output();
     let bad = corruption_lines(&output);
     if !check_log {

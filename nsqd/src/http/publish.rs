@@ -54,14 +54,10 @@ fn topic_from_query(ctx: &Arc<crate::broker::Nsqd>, q: &Query) -> Result<Arc<Top
     ctx.get_or_create_topic(name).map_err(publish_error)
 }
 
-fn publish_error(e: TopicError) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        match e {
-            TopicError::Exiting => "EXITING".to_string(),
-            other => format!("EXITING - {other}"),
-        },
-    )
+/// Any failure to publish, a full disk included, is 503 `EXITING`, as Go nsqd v1.3.0
+/// answers (the cause goes to the log and to `/ping`'s health text).
+fn publish_error(_: TopicError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "EXITING".to_string())
 }
 
 pub async fn pub_one(

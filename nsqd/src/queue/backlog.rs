@@ -90,7 +90,7 @@ impl Backlog {
             }
         }
         if want > 0 {
-            if let Some(mut run) = self.read_disk(want)? {
+            if let Some(mut run) = self.read_disk(want, true)? {
                 while let Some(m) = run.pop_front() {
                     out.push(m);
                 }
@@ -119,14 +119,23 @@ impl Backlog {
         if want == 0 {
             return Ok(());
         }
-        if let Some(run) = self.read_disk(want)? {
+        if let Some(run) = self.read_disk(want, false)? {
             out.push(run);
         }
         Ok(())
     }
 
-    /// Up to `max` records from disk as one run (one allocation for the batch).
-    fn read_disk(&mut self, max: usize) -> Result<Option<Packed>, DiskQueueError> {
+    /// What `pop_runs` took from disk is stored elsewhere now: let the disk queue sync
+    /// its read position (until then a crash leaves those records unread, not lost).
+    pub fn commit_reads(&mut self) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.commit_reads();
+        }
+    }
+
+    /// Up to `max` records from disk as one run (one allocation for the batch). With
+    /// `commit` false the read position waits for `commit_reads` before it is synced.
+    fn read_disk(&mut self, max: usize, commit: bool) -> Result<Option<Packed>, DiskQueueError> {
         let Some(disk) = self.disk.as_mut() else {
             return Ok(None);
         };
@@ -135,11 +144,16 @@ impl Backlog {
             return Ok(None);
         }
         let mut run = PackedBuilder::with_capacity(max.min(DISK_READ_HINT) * 256);
-        disk.read_with(max, |payload| {
+        let sink = |payload: &[u8]| {
             if !run.push_payload(payload) {
                 warn!(len = payload.len(), "skipping corrupt disk queue record");
             }
-        })?;
+        };
+        if commit {
+            disk.read_with(max, sink)?;
+        } else {
+            disk.read_uncommitted(max, sink)?;
+        }
         Ok((!run.is_empty()).then(|| run.finish()))
     }
 

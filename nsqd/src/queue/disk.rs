@@ -16,9 +16,14 @@
 //! one write(2) per file; reads go through a read-ahead buffer; a reader that consumed a whole
 //! file before the writer rolled deletes it instead of renaming it `.bad`; and when the
 //! metadata file is missing but data files exist (crash before the first sync), those files
-//! are read instead of being overwritten. Records written after the last metadata sync
+//! are read instead of being overwritten (also when it cannot be parsed). Records written
+//! after the last metadata sync
 //! (a crash between a write and its sync) are counted into the depth on open, and a record
 //! the crash cut short is cut off, so a restart after `kill -9` reports no corruption.
+//! A file the reader has left is deleted at the next sync, not before, so a crash never
+//! leaves metadata pointing into a deleted file; and `read_uncommitted` lets a caller that
+//! moves records to another queue (a topic into its channels) hold the read position back
+//! until they are stored there (`commit_reads`), where Go has a window of loss.
 
 #[cfg(test)]
 use bytes::Bytes;
@@ -27,6 +32,7 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
@@ -99,17 +105,18 @@ pub enum DiskQueueError {
     /// A `Record` implementation wrote a different length than it announced (a bug).
     #[error("record announced {expected} bytes but encoded {actual}")]
     EncodedLenMismatch { expected: usize, actual: usize },
-    #[error("failed to {op} {}", path.display())]
+    /// The OS error is part of the message (as in Go's `write <path>: <error>`), so a
+    /// client's `E_PUB_FAILED` and the log say e.g. "no space left on device".
+    #[error("failed to {op} {}: {cause}", path.display())]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
-fn io_err(op: &'static str, path: PathBuf, source: io::Error) -> DiskQueueError {
-    DiskQueueError::Io { op, path, source }
+fn io_err(op: &'static str, path: PathBuf, cause: io::Error) -> DiskQueueError {
+    DiskQueueError::Io { op, path, cause }
 }
 
 /// A place in the queue: file number and byte offset in that file.
@@ -153,6 +160,9 @@ pub struct DiskQueue {
     /// A file change happened that must reach the metadata soon (Go's `needSync`).
     need_sync: bool,
     last_sync: Instant,
+    /// Files the reader has left, removed once the metadata no longer points into them
+    /// (after the next sync), so a crash in between never finds its read file missing.
+    removals: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for DiskQueue {
@@ -181,6 +191,7 @@ impl DiskQueue {
             ops_since_sync: 0,
             need_sync: false,
             last_sync: Instant::now(),
+            removals: Vec::new(),
         };
         q.load_metadata()?;
         // Metadata whose read position already equals the write position cannot be right
@@ -278,7 +289,34 @@ impl DiskQueue {
     pub fn read_with(
         &mut self,
         max: usize,
+        sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
+        self.read_records(max, sink, true)
+    }
+
+    /// Like `read_with`, but the new read position is not synced (whatever
+    /// `sync_every` says) until `commit_reads`: for a caller that stores the records
+    /// elsewhere first (a topic moving its backlog into its channels), so a crash before
+    /// they are stored finds them still unread instead of lost.
+    pub fn read_uncommitted(
+        &mut self,
+        max: usize,
+        sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
+        self.read_records(max, sink, false)
+    }
+
+    /// The records read since the last sync are stored elsewhere: sync as `sync_every`
+    /// (or a file change) asks.
+    pub fn commit_reads(&mut self) {
+        self.sync_if_due();
+    }
+
+    fn read_records(
+        &mut self,
+        max: usize,
         mut sink: impl FnMut(&[u8]),
+        commit: bool,
     ) -> Result<usize, DiskQueueError> {
         let mut n = 0;
         let mut failure = None;
@@ -297,7 +335,9 @@ impl DiskQueue {
                 }
             }
             // Go syncs at the top of its loop, i.e. before the next record is read.
-            self.sync_if_due();
+            if commit {
+                self.sync_if_due();
+            }
         }
         match failure {
             Some(e) if n == 0 => Err(e),
@@ -324,6 +364,7 @@ impl DiskQueue {
         }
         self.persist_metadata()?;
         self.need_sync = false;
+        self.remove_left_files();
         Ok(())
     }
 
@@ -343,6 +384,7 @@ impl DiskQueue {
     /// back at the next sync.
     pub fn empty(&mut self) -> Result<(), DiskQueueError> {
         info!(queue = %self.opts.name, "disk queue emptying");
+        self.remove_left_files();
         let files = self.skip_to_next_rw_file();
         let meta = self.meta_file();
         let meta_result = match fs::remove_file(&meta) {
@@ -352,6 +394,17 @@ impl DiskQueue {
         self.ops_since_sync = 0;
         self.need_sync = false;
         meta_result.and(files)
+    }
+
+    /// Deletes the files the reader has left (the metadata no longer points into them).
+    fn remove_left_files(&mut self) {
+        for path in self.removals.drain(..) {
+            if let Err(e) = fs::remove_file(&path) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    error!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue failed to remove file");
+                }
+            }
+        }
     }
 
     /// Syncs and closes (shutdown).
@@ -416,8 +469,19 @@ impl DiskQueue {
             .write(true)
             .open(&path)
             .map_err(|e| io_err("open", path.clone(), e))?;
-        if self.write.pos > 0 {
-            let pos = u64::try_from(self.write.pos).unwrap_or(0);
+        let pos = u64::try_from(self.write.pos).unwrap_or(0);
+        // A write that failed part-way (a full disk) left bytes past the position: cut
+        // them, or a shorter record written next would leave junk the reader of the
+        // finished file takes for corruption.
+        let len = file
+            .metadata()
+            .map_err(|e| io_err("stat", path.clone(), e))?
+            .len();
+        if len > pos {
+            file.set_len(pos)
+                .map_err(|e| io_err("truncate", path.clone(), e))?;
+        }
+        if pos > 0 {
             file.seek(SeekFrom::Start(pos))
                 .map_err(|e| io_err("seek", path.clone(), e))?;
         }
@@ -514,13 +578,11 @@ impl DiskQueue {
         Ok(ReadCursor::new(file, self.read.file, path))
     }
 
-    /// The reader is done with a finished file: delete it, go on at the next one.
+    /// The reader is done with a finished file: go on at the next one and delete it at
+    /// the next sync (which this asks for).
     fn leave_read_file(&mut self) {
         self.cursor = None;
-        let path = self.data_file(self.read.file);
-        if let Err(e) = fs::remove_file(&path) {
-            error!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue failed to remove file");
-        }
+        self.removals.push(self.data_file(self.read.file));
         self.read.file += 1;
         self.read.pos = 0;
         self.need_sync = true;
@@ -539,7 +601,8 @@ impl DiskQueue {
         }
         let mut renamed = bad.clone().into_os_string();
         renamed.push(".bad");
-        warn!(queue = %self.opts.name, file = ?renamed, "disk queue jumping to next file, saving bad file");
+        let total = BAD_FILES.fetch_add(1, Ordering::Relaxed) + 1;
+        warn!(queue = %self.opts.name, file = ?renamed, bad_files_total = total, "disk queue jumping to next file, saving bad file");
         if let Err(e) = fs::rename(&bad, &renamed) {
             error!(queue = %self.opts.name, file = %bad.display(), error = %e, "disk queue failed to rename bad file");
         }
@@ -640,15 +703,17 @@ impl DiskQueue {
             Ok(text) => {
                 let (values, parsed) = parse_metadata(&text);
                 if parsed < values.len() {
-                    error!(queue = %self.opts.name, file = %path.display(), "disk queue failed to parse metadata, using the fields before the error");
-                }
-                // Like Go's Fscanf: positions as far as parsed, the depth only if complete.
-                let [depth, read_file, read_pos, write_file, write_pos] = values;
-                if parsed == values.len() {
+                    // Go uses the fields before the error (zeros for the rest), which
+                    // puts the writer over the first file's data; read what the data
+                    // files hold instead, as when the metadata is missing.
+                    error!(queue = %self.opts.name, file = %path.display(), "disk queue failed to parse metadata, reading the data files found");
+                    self.find_unrecorded_files()?;
+                } else {
+                    let [depth, read_file, read_pos, write_file, write_pos] = values;
                     self.depth = depth;
+                    self.read = Position::at(read_file, read_pos);
+                    self.write = Position::at(write_file, write_pos);
                 }
-                self.read = Position::at(read_file, read_pos);
-                self.write = Position::at(write_file, write_pos);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.find_unrecorded_files()?,
             Err(e) => return Err(io_err("read", path, e)),
@@ -668,7 +733,7 @@ impl DiskQueue {
             .filter_map(|entry| data_file_num(entry.file_name().to_str()?, &prefix));
         let (lo, hi) = nums.fold((i64::MAX, i64::MIN), |(lo, hi), n| (lo.min(n), hi.max(n)));
         if lo <= hi {
-            warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing, reading the data files found");
+            warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing or unreadable, reading the data files found");
             self.read = Position::at(lo, 0);
             self.write = Position::at(hi, 0);
             // The depth is what those files hold (the last one is counted when the writer
@@ -775,6 +840,17 @@ impl DiskQueue {
         let name = format!("{}.diskqueue.meta.dat", self.opts.name);
         self.opts.data_path.join(name)
     }
+}
+
+/// Data files this process has moved aside as `.bad` (every queue): logged with each
+/// one as `bad_files_total`, for a metrics endpoint to export. Not in `/stats`, whose
+/// JSON keeps Go nsqd's shape.
+static BAD_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// How many data files this process has renamed `.bad`.
+#[allow(dead_code)] // read by the tests here; for a metrics endpoint to export
+pub(crate) fn bad_files_total() -> u64 {
+    BAD_FILES.load(Ordering::Relaxed)
 }
 
 /// The file number in a data file's name (`<prefix>NNNNNN.dat`), if it is one.
@@ -1330,6 +1406,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn garbled_metadata_reads_every_file_and_overwrites_none() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        let recs = put_n(&mut q, 10, 20);
+        q.close().unwrap();
+        fs::write(dir.file("t.diskqueue.meta.dat"), "garbage\n").unwrap();
+        let mut q = open(&dir, 100);
+        let more = put_n(&mut q, 3, 20);
+        let got = read_all(&mut q);
+        let want: Vec<&[u8]> = recs.iter().chain(&more).map(Vec::as_slice).collect();
+        let got: Vec<&[u8]> = got.iter().map(|b| b.as_ref()).collect();
+        assert_eq!(got, want);
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    #[test]
+    fn bytes_past_the_write_position_are_cut_before_writing() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 1000);
+        put_n(&mut q, 2, 20);
+        q.sync().unwrap();
+        drop(q);
+        // A write that failed part-way (disk full) in a process that went on running:
+        // reopening the write file must not leave those bytes behind the next record.
+        let mut q = open(&dir, 1000);
+        q.write_file = None;
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.data_file(0))
+            .unwrap();
+        // Longer than the record written next, so overwriting alone would not hide it.
+        f.write_all(&[0, 0, 0, 60]).unwrap();
+        f.write_all(&[7; 30]).unwrap();
+        drop(f);
+        put_n(&mut q, 1, 20);
+        q.close().unwrap();
+        assert_eq!(dir.size(0), 72);
+        let mut q = open(&dir, 1000);
+        assert_eq!(read_all(&mut q).len(), 3);
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    #[test]
     fn garbage_length_renames_file_and_reads_next() {
         let dir = TempDir::new();
         let mut q = open(&dir, 100); // 4 records of 24 bytes per file
@@ -1339,6 +1458,7 @@ pub(crate) mod tests {
         assert_eq!(got[..4], recs[..4]);
         assert_eq!(got[4..], recs[8..]);
         assert_eq!(bad_files(&dir), ["t.diskqueue.000001.dat.bad"]);
+        assert!(bad_files_total() >= 1);
         assert_eq!(q.depth(), 0, "reset at the tail");
     }
 
@@ -1403,6 +1523,36 @@ pub(crate) mod tests {
         assert_eq!(read_all(&mut q), [payload(1, 20)]);
         q.close().unwrap();
         assert_eq!(dir.meta().unwrap(), "0\n3,24\n3,24\n");
+    }
+
+    #[test]
+    fn uncommitted_reads_come_back_after_a_crash() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        let written = put_n(&mut q, 8, 20);
+        q.sync().unwrap();
+        let mut out = Vec::new();
+        // Across the roll from file 0 to file 1: file 0 must outlive the crash.
+        assert_eq!(q.read_uncommitted(5, |p| out.push(p.to_vec())).unwrap(), 5);
+        assert_eq!(dir.meta().unwrap(), "8\n0,0\n1,96\n");
+        assert!(dir.data_file(0).exists());
+        drop(q); // kill -9: no close
+        let mut q = open(&dir, 100);
+        let again = read_all(&mut q);
+        assert_eq!(again.len(), 8);
+        assert_eq!(again[0].as_ref(), written[0].as_slice());
+        assert!(bad_files(&dir).is_empty());
+    }
+
+    #[test]
+    fn commit_reads_syncs_and_removes_left_files() {
+        let dir = TempDir::new();
+        let mut q = open(&dir, 100);
+        put_n(&mut q, 8, 20);
+        assert_eq!(q.read_uncommitted(5, |_| {}).unwrap(), 5);
+        q.commit_reads();
+        assert_eq!(dir.meta().unwrap(), "3\n1,24\n1,96\n");
+        assert!(!dir.data_file(0).exists());
     }
 
     #[test]
