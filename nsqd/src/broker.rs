@@ -100,6 +100,7 @@ impl Nsqd {
             e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
                 .then_some(c.e2e_processing_latency_window_time),
             background: Background::new(),
+            limits: crate::deadletter::Defaults::from_config(c),
         };
         let decoder_limits = protocol::Limits {
             max_msg_size: c.max_msg_size,
@@ -430,6 +431,7 @@ impl Nsqd {
                     .map(|c| ChannelMeta {
                         name: c.name.clone(),
                         paused: c.is_paused(),
+                        limits: c.limits.overrides(),
                     })
                     .collect();
                 TopicMeta {
@@ -491,6 +493,11 @@ impl Nsqd {
                 let ch = self.get_or_create_channel(&topic, &cm.name)?;
                 if cm.paused {
                     ch.set_paused(true);
+                }
+                if !cm.limits.is_empty() {
+                    if let Err(e) = ch.limits.set(cm.limits) {
+                        warn!(topic = %tm.name, channel = %cm.name, error = e, "channel limits not applied");
+                    }
                 }
             }
             if tm.paused {

@@ -17,7 +17,7 @@ fn channel(max_consumers: usize) -> Channel {
 
 fn take_all(ch: &Channel) -> Vec<Message> {
     let mut out = Vec::new();
-    ch.take(100, &mut out);
+    ch.take(100, &mut out, &mut Vec::new());
     out
 }
 

@@ -9,6 +9,7 @@ mod broker;
 mod channel;
 mod client;
 pub mod config;
+mod deadletter;
 mod e2e;
 mod guid;
 mod http;

@@ -90,6 +90,10 @@ fn topic_stats(t: TopicSnapshot, include_clients: bool, quantiles: &[f64]) -> To
                     .then(|| c.clients.iter().map(|cl| client_stats(cl, None)).collect()),
                 paused: c.paused,
                 e2e_processing_latency: e2e(c.e2e, quantiles),
+                dead_letter_count: c.limits.map(|l| l.0),
+                expired_count: c.limits.map(|l| l.1),
+                max_attempts: c.limits.map(|l| l.2),
+                max_msg_age_ms: c.limits.map(|l| l.3.as_millis() as u64),
             })
             .collect(),
         depth: t.depth,
