@@ -120,6 +120,7 @@ pub async fn query(
     servers: &[String],
     secret: &str,
     who: &Requester<'_>,
+    tls: Option<&tokio_rustls::TlsConnector>,
     connect: Duration,
     request: Duration,
 ) -> Result<AuthState, AuthError> {
@@ -127,7 +128,7 @@ pub async fn query(
     let mut errors = Vec::new();
     for i in 0..servers.len() {
         let server = &servers[(start + i) % servers.len()];
-        match query_one(server, secret, who, connect, request).await {
+        match query_one(server, secret, who, tls, connect, request).await {
             Ok(state) => return Ok(state),
             Err(e) => errors.push(format!("{server}: {e}")),
         }
@@ -141,6 +142,7 @@ async fn query_one(
     server: &str,
     secret: &str,
     who: &Requester<'_>,
+    tls: Option<&tokio_rustls::TlsConnector>,
     connect: Duration,
     request: Duration,
 ) -> Result<AuthState, AuthError> {
@@ -156,7 +158,7 @@ async fn query_one(
         encode_component(secret),
         who.tls
     );
-    let reply = http_client::get(&url, connect, request)
+    let reply = http_client::get_with_tls(&url, connect, request, tls)
         .await
         .map_err(|e| AuthError::Query(e.to_string()))?;
     if reply.status != 200 {

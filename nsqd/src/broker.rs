@@ -42,6 +42,8 @@ pub(crate) struct Nsqd {
     pub(crate) max_msg_timeout: Duration,
     /// Set when a TLS certificate is configured.
     pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// For `https://` auth servers (`tls::client_config`); set by `run`.
+    pub(crate) auth_tls: Option<tokio_rustls::TlsConnector>,
     /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
     pub(crate) tls_required_tcp: bool,
     pub(crate) tcp_addr: Bound,
@@ -111,6 +113,7 @@ impl Nsqd {
         Nsqd {
             max_msg_timeout: c.max_msg_timeout,
             tls_acceptor: tls.map(tokio_rustls::TlsAcceptor::from),
+            auth_tls: None,
             tls_required_tcp: c.tls_required != crate::config::TlsRequired::No,
             settings: Arc::new(settings),
             decoder_limits,
