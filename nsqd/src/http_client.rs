@@ -84,6 +84,28 @@ pub async fn get_with_tls(
     request: Duration,
     tls: Option<&tokio_rustls::TlsConnector>,
 ) -> Result<Reply, HttpClientError> {
+    send(url, None, connect, request, tls).await
+}
+
+/// POST `body` (JSON) to `url`; `https://` as [`get_with_tls`].
+pub async fn post_json_with_tls(
+    url: &str,
+    body: &[u8],
+    connect: Duration,
+    request: Duration,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Reply, HttpClientError> {
+    send(url, Some(body), connect, request, tls).await
+}
+
+/// GET, or POST of a JSON `body`.
+async fn send(
+    url: &str,
+    body: Option<&[u8]>,
+    connect: Duration,
+    request: Duration,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Reply, HttpClientError> {
     let (https, host, path) = split_url(url)?;
     let tls = match (https, tls) {
         (true, None) => return Err(HttpClientError::Url(url.to_string())),
@@ -95,10 +117,22 @@ pub async fn get_with_tls(
         .map_err(|_| HttpClientError::ConnectTimeout {
             addr: host.to_string(),
         })??;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.nsq; version=1.0\r\nUser-Agent: nsqd/{}\r\nConnection: close\r\n\r\n",
+    let (method, content) = match body {
+        None => ("GET", String::new()),
+        Some(b) => (
+            "POST",
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ),
+        ),
+    };
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.nsq; version=1.0\r\nUser-Agent: nsqd/{}\r\n{content}Connection: close\r\n\r\n",
         daemon::VERSION
-    );
+    )
+    .into_bytes();
+    req.extend_from_slice(body.unwrap_or_default());
     let exchange = async {
         match tls {
             None => exchange(stream, &req).await,
@@ -124,9 +158,9 @@ pub async fn get_with_tls(
 /// Write the request, read the reply to EOF (bounded).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    req: &str,
+    req: &[u8],
 ) -> Result<Reply, HttpClientError> {
-    stream.write_all(req.as_bytes()).await?;
+    stream.write_all(req).await?;
     let mut buf = BytesMut::new();
     loop {
         match stream.read_buf(&mut buf).await {
@@ -142,6 +176,22 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     parse_reply(&buf)
+}
+
+/// Go's V1 client answer to a 403 from an `http://` URL: the same URL over https on the
+/// `https_port` the JSON body names (`None` if the body has none).
+pub fn https_retry_url(url: &str, body: &[u8]) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let port = serde_json::from_slice::<serde_json::Value>(body).ok()?["https_port"].as_u64()?;
+    let (hostport, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let host = match hostport.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => hostport,
+    };
+    Some(format!("https://{host}:{port}{path}"))
 }
 
 fn parse_reply(raw: &[u8]) -> Result<Reply, HttpClientError> {
@@ -229,6 +279,15 @@ mod tests {
         assert!(tls_server_name("auth.example:443").is_some());
         assert!(tls_server_name("127.0.0.1:8443").is_some());
         assert!(tls_server_name("[::1]:8443").is_some());
+        assert_eq!(
+            https_retry_url("http://a:1/auth?x=1", br#"{"https_port":4152}"#).as_deref(),
+            Some("https://a:4152/auth?x=1")
+        );
+        assert_eq!(https_retry_url("http://a:1/auth", b"{}"), None);
+        assert_eq!(
+            https_retry_url("https://a:1/auth", br#"{"https_port":2}"#),
+            None
+        );
     }
 
     #[test]

@@ -143,3 +143,40 @@ def test_auth_over_https_gets_the_client_certificate_cn(nsqd_factory, io_loop, p
     # nsqd writes E_AUTH_FAILED and closes; pynsq may see the close first.
     assert not seen["ready"] and (seen["error"] or seen["closed"]), "mallory was authorized"
     assert any(q.get("common_name") == ["mallory"] for q in https_auth_server.queries)
+
+
+class RedirectToHttps(http.server.BaseHTTPRequestHandler):
+    """A plain-http auth address that answers 403 naming the https port (as an nsqd-style
+    V1 server does when it requires TLS)."""
+
+    def do_GET(self):
+        data = ('{"message":"TLS_REQUIRED","https_port":%d}' % self.server.https_port).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_403_naming_an_https_port_is_retried_over_https(nsqd_factory, io_loop, pki,
+                                                          https_auth_server):
+    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RedirectToHttps)
+    plain.https_port = https_auth_server.server_address[1]
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    try:
+        cert, key = pki["server"]
+        nsqd = nsqd_factory(
+            "--tls-cert=%s" % cert, "--tls-key=%s" % key, "--https-address=127.0.0.1:0",
+            "--tls-root-ca-file=%s" % pki["ca"], "--tls-client-auth-policy=require-verify",
+            "--tls-required=tcp-https",
+            "--auth-http-address=127.0.0.1:%d" % plain.server_address[1])
+        alice = publish_as(io_loop, nsqd, pki, "alice")
+        assert not alice.errors, "alice's PUB failed: %s" % alice.describe_errors()
+        assert [q["common_name"] for q in https_auth_server.queries] == [["alice"]]
+    finally:
+        plain.shutdown()
+        plain.server_close()

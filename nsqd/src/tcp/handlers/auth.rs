@@ -54,6 +54,7 @@ impl Session {
             &c.auth_http_addresses,
             secret,
             &who,
+            c.auth_http_request_method == crate::config::AuthRequestMethod::Post,
             self.ctx.auth_tls.as_ref(),
             c.http_client_connect_timeout,
             c.http_client_request_timeout,
