@@ -8,7 +8,7 @@
 //! and an `epoch` that `empty` bumps so that clients drop messages delivered before it.
 
 use crate::client::ClientShared;
-use crate::deadletter::{Defaults, Limits, Overdue};
+use crate::deadletter::{Defaults, LimitStats, Limits, Overdue};
 use crate::e2e::E2eLatency;
 use crate::lock;
 use crate::queue::{Backlog, DiskQueueError, Packed};
@@ -119,8 +119,8 @@ pub(crate) struct ChannelSnapshot {
     pub(crate) clients: Vec<Arc<ClientShared>>,
     /// (count, samples) of the e2e latency window, when configured.
     pub(crate) e2e: Option<(u64, Vec<u64>)>,
-    /// (dead-lettered, expired, max attempts, max age) when a limit is on or was hit.
-    pub(crate) limits: Option<(u64, u64, u16, Duration)>,
+    /// Beyond Go: max attempts / age limit counters, when a limit is on or was hit.
+    pub(crate) limits: Option<LimitStats>,
 }
 
 impl Channel {
@@ -462,16 +462,8 @@ impl Channel {
             paused: self.is_paused(),
             clients: st.consumers.clone(),
             e2e: self.e2e.as_ref().map(E2eLatency::window),
-            limits: self.limits_snapshot(),
+            limits: self.limits.stats(),
         }
-    }
-
-    fn limits_snapshot(&self) -> Option<(u64, u64, u16, Duration)> {
-        let dead = self.limits.dead_letter_count.load(Ordering::Relaxed);
-        let expired = self.limits.expired_count.load(Ordering::Relaxed);
-        let (attempts, age) = self.limits.effective().unwrap_or_default();
-        (dead != 0 || expired != 0 || attempts != 0 || !age.is_zero())
-            .then_some((dead, expired, attempts, age))
     }
 
     /// Messages taken by `take` that went to the dead-letter topic or were dropped (past

@@ -106,6 +106,20 @@ impl Overrides {
     }
 }
 
+/// A channel's limit counters and settings for `/stats` (and `/metrics`): present when a
+/// limit is on for the channel or was hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LimitStats {
+    /// Messages moved to the dead-letter topic (counter).
+    pub(crate) dead_letter_count: u64,
+    /// Messages past the age limit, dropped or dead-lettered, never delivered (counter).
+    pub(crate) expired_count: u64,
+    /// The effective max attempts, 0 = off.
+    pub(crate) max_attempts: u16,
+    /// The effective max age, zero = off.
+    pub(crate) max_msg_age: Duration,
+}
+
 /// Why a message taken for delivery was not delivered.
 #[derive(Debug)]
 pub(crate) struct Overdue {
@@ -197,6 +211,18 @@ impl Limits {
         } else {
             AgeAction::Drop
         }
+    }
+
+    /// The counters and settings `/stats` shows, when a limit is on or was hit.
+    pub(crate) fn stats(&self) -> Option<LimitStats> {
+        let (max_attempts, max_msg_age) = self.effective().unwrap_or_default();
+        let s = LimitStats {
+            dead_letter_count: self.dead_letter_count.load(Ordering::Relaxed),
+            expired_count: self.expired_count.load(Ordering::Relaxed),
+            max_attempts,
+            max_msg_age,
+        };
+        (s != LimitStats::default()).then_some(s)
     }
 
     /// A message that has had `attempts` deliveries may not have another.
