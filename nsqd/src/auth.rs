@@ -120,6 +120,8 @@ pub async fn query(
     servers: &[String],
     secret: &str,
     who: &Requester<'_>,
+    post: bool,
+    tls: Option<&tokio_rustls::TlsConnector>,
     connect: Duration,
     request: Duration,
 ) -> Result<AuthState, AuthError> {
@@ -127,7 +129,7 @@ pub async fn query(
     let mut errors = Vec::new();
     for i in 0..servers.len() {
         let server = &servers[(start + i) % servers.len()];
-        match query_one(server, secret, who, connect, request).await {
+        match query_one(server, secret, who, post, tls, connect, request).await {
             Ok(state) => return Ok(state),
             Err(e) => errors.push(format!("{server}: {e}")),
         }
@@ -141,6 +143,8 @@ async fn query_one(
     server: &str,
     secret: &str,
     who: &Requester<'_>,
+    post: bool,
+    tls: Option<&tokio_rustls::TlsConnector>,
     connect: Duration,
     request: Duration,
 ) -> Result<AuthState, AuthError> {
@@ -149,16 +153,35 @@ async fn query_one(
     } else {
         format!("http://{server}/auth")
     };
-    let url = format!(
-        "{base}?common_name={}&remote_ip={}&secret={}&tls={}",
-        encode_component(who.common_name),
-        encode_component(&who.remote_ip),
-        encode_component(secret),
-        who.tls
-    );
-    let reply = http_client::get(&url, connect, request)
-        .await
-        .map_err(|e| AuthError::Query(e.to_string()))?;
+    let reply = if post {
+        // `--auth-http-request-method=post` (Go's main line, not in v1.3.0): the same
+        // parameters as a JSON object of one-element arrays (Go's url.Values).
+        let body = serde_json::json!({
+            "common_name": [who.common_name],
+            "remote_ip": [who.remote_ip],
+            "secret": [secret],
+            "tls": [who.tls.to_string()],
+        });
+        http_client::post_json_with_tls(&base, body.to_string().as_bytes(), connect, request, tls)
+            .await
+    } else {
+        let url = format!(
+            "{base}?common_name={}&remote_ip={}&secret={}&tls={}",
+            encode_component(who.common_name),
+            encode_component(&who.remote_ip),
+            encode_component(secret),
+            who.tls
+        );
+        match http_client::get_with_tls(&url, connect, request, tls).await {
+            // As Go's V1 client: a 403 naming an `https_port` is asked again over https.
+            Ok(r) if r.status == 403 => match http_client::https_retry_url(&url, &r.body) {
+                Some(https) => http_client::get_with_tls(&https, connect, request, tls).await,
+                None => Ok(r),
+            },
+            other => other,
+        }
+    }
+    .map_err(|e| AuthError::Query(e.to_string()))?;
     if reply.status != 200 {
         return Err(AuthError::Query(format!("got response {}", reply.status)));
     }

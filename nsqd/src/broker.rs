@@ -42,6 +42,8 @@ pub(crate) struct Nsqd {
     pub(crate) max_msg_timeout: Duration,
     /// Set when a TLS certificate is configured.
     pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// For `https://` auth servers (`tls::client_config`); set by `run`.
+    pub(crate) auth_tls: Option<tokio_rustls::TlsConnector>,
     /// `--tls-required` is `true` or `tcp-https`: commands other than IDENTIFY need TLS.
     pub(crate) tls_required_tcp: bool,
     pub(crate) tcp_addr: Bound,
@@ -100,6 +102,7 @@ impl Nsqd {
             e2e_window: (!c.e2e_processing_latency_percentiles.is_empty())
                 .then_some(c.e2e_processing_latency_window_time),
             background: Background::new(),
+            limits: crate::deadletter::Defaults::from_config(c),
         };
         let decoder_limits = protocol::Limits {
             max_msg_size: c.max_msg_size,
@@ -110,6 +113,7 @@ impl Nsqd {
         Nsqd {
             max_msg_timeout: c.max_msg_timeout,
             tls_acceptor: tls.map(tokio_rustls::TlsAcceptor::from),
+            auth_tls: None,
             tls_required_tcp: c.tls_required != crate::config::TlsRequired::No,
             settings: Arc::new(settings),
             decoder_limits,
@@ -432,6 +436,7 @@ impl Nsqd {
                     .map(|c| ChannelMeta {
                         name: c.name.clone(),
                         paused: c.is_paused(),
+                        limits: c.limits.overrides(),
                     })
                     .collect();
                 TopicMeta {
@@ -493,6 +498,11 @@ impl Nsqd {
                 let ch = self.get_or_create_channel(&topic, &cm.name)?;
                 if cm.paused {
                     ch.set_paused(true);
+                }
+                if !cm.limits.is_empty() {
+                    if let Err(e) = ch.limits.set(cm.limits) {
+                        warn!(topic = %tm.name, channel = %cm.name, error = e, "channel limits not applied");
+                    }
                 }
             }
             if tm.paused {

@@ -8,6 +8,7 @@
 //! and an `epoch` that `empty` bumps so that clients drop messages delivered before it.
 
 use crate::client::ClientShared;
+use crate::deadletter::{Defaults, LimitStats, Limits, Overdue};
 use crate::e2e::E2eLatency;
 use crate::lock;
 use crate::queue::{Backlog, DiskQueueError, Packed};
@@ -99,6 +100,8 @@ pub(crate) struct Channel {
     max_consumers: usize,
     /// Publish-to-FIN latencies, when percentiles are configured.
     pub(crate) e2e: Option<E2eLatency>,
+    /// Max attempts and age limits, and their counters (beyond Go; off by default).
+    pub(crate) limits: Limits,
 }
 
 /// A point-in-time view for `/stats`.
@@ -116,6 +119,8 @@ pub(crate) struct ChannelSnapshot {
     pub(crate) clients: Vec<Arc<ClientShared>>,
     /// (count, samples) of the e2e latency window, when configured.
     pub(crate) e2e: Option<(u64, Vec<u64>)>,
+    /// Beyond Go: max attempts / age limit counters, when a limit is on or was hit.
+    pub(crate) limits: Option<LimitStats>,
 }
 
 impl Channel {
@@ -149,6 +154,7 @@ impl Channel {
             deferred: AtomicU64::new(0),
             max_consumers,
             e2e: e2e_window.map(E2eLatency::new),
+            limits: Limits::new(topic_name, Defaults::default()),
         }
     }
 
@@ -218,7 +224,9 @@ impl Channel {
 
     /// Take up to `max` messages for delivery; they count as in flight from now on.
     /// Returns the epoch they belong to. Nothing is returned while the channel is paused.
-    pub(crate) fn take(&self, max: usize, out: &mut Vec<Message>) -> u64 {
+    /// Messages past the channel's limits go to `over` instead (not counted in flight):
+    /// the caller dead-letters or drops them.
+    pub(crate) fn take(&self, max: usize, out: &mut Vec<Message>, over: &mut Vec<Overdue>) -> u64 {
         if self.paused.load(Ordering::Relaxed) || self.exiting.load(Ordering::Relaxed) {
             return self.epoch.load(Ordering::Relaxed);
         }
@@ -227,6 +235,7 @@ impl Channel {
         if let Err(e) = st.backlog.pop_into(max, out) {
             error!(topic = %self.topic_name, channel = %self.name, error = %e, "disk queue read failed");
         }
+        self.limits.filter(out, before, over);
         self.in_flight
             .fetch_add((out.len() - before) as u64, Ordering::Relaxed);
         self.epoch.load(Ordering::Relaxed)
@@ -453,7 +462,35 @@ impl Channel {
             paused: self.is_paused(),
             clients: st.consumers.clone(),
             e2e: self.e2e.as_ref().map(E2eLatency::window),
+            limits: self.limits.stats(),
         }
+    }
+
+    /// Messages taken by `take` that went to the dead-letter topic or were dropped (past
+    /// a limit): counted; they were never in flight.
+    pub(crate) fn overdue_done(&self, dead: u64, expired: u64) {
+        self.limits
+            .dead_letter_count
+            .fetch_add(dead, Ordering::Relaxed);
+        self.limits
+            .expired_count
+            .fetch_add(expired, Ordering::Relaxed);
+    }
+
+    /// Overdue messages that could not be dead-lettered go back to the queue.
+    pub(crate) fn put_back(&self, msgs: &[Message]) {
+        if let Err(e) = self.enqueue(msgs) {
+            error!(topic = %self.topic_name, channel = %self.name, error = %e, "requeue of undeliverable dead letters failed");
+        }
+    }
+
+    /// An in-flight message REQueued after its last allowed attempt went to the
+    /// dead-letter topic instead.
+    pub(crate) fn dead_lettered_in_flight(&self, epoch: u64) {
+        self.in_flight_done(epoch, 1);
+        self.limits
+            .dead_letter_count
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn consumer_count(&self) -> usize {

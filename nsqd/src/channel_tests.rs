@@ -17,7 +17,7 @@ fn channel(max_consumers: usize) -> Channel {
 
 fn take_all(ch: &Channel) -> Vec<Message> {
     let mut out = Vec::new();
-    ch.take(100, &mut out);
+    ch.take(100, &mut out, &mut Vec::new());
     out
 }
 
@@ -183,4 +183,36 @@ fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     f.poll(&mut cx).is_ready()
+}
+
+#[test]
+fn take_sorts_out_messages_past_the_limits_and_they_are_not_in_flight() {
+    let mut ch = channel(0);
+    ch.limits = crate::deadletter::Limits::new(
+        "t",
+        crate::deadletter::Defaults {
+            max_attempts: 2,
+            ..Default::default()
+        },
+    );
+    let mut spent = msg(1);
+    spent.attempts = 2;
+    let fresh = msg(2);
+    ch.put(&[Packed::from_messages(&[spent, fresh])])
+        .expect("put");
+    let (mut out, mut over) = (Vec::new(), Vec::new());
+    ch.take(100, &mut out, &mut over);
+    assert_eq!(
+        out.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![msg(2).id]
+    );
+    assert_eq!(over.len(), 1);
+    assert!(over[0].dead && !over[0].expired);
+    ch.overdue_done(1, 0);
+    let s = ch.snapshot();
+    assert_eq!((s.depth, s.in_flight_count), (0, 1));
+    let l = s.limits.expect("limit stats");
+    assert_eq!((l.dead_letter_count, l.max_attempts), (1, 2));
+    // Off: no stats object, as in Go.
+    assert!(channel(0).snapshot().limits.is_none());
 }

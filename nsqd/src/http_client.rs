@@ -1,10 +1,12 @@
 //! A small outbound HTTP/1.1 client for the few requests nsqd makes itself (lookupd
-//! `/channels`, auth servers): GET of an `http://` URL with connect and request timeouts,
-//! `Connection: close`, the reply read to EOF (bounded), chunked bodies decoded.
+//! `/channels`, auth servers): GET of an `http://` URL (or `https://` given a TLS client
+//! configuration: the auth servers, as Go nsqd's client with `--tls-root-ca-file`) with
+//! connect and request timeouts, `Connection: close`, the reply read to EOF (bounded),
+//! chunked bodies decoded.
 
 use bytes::BytesMut;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -13,8 +15,14 @@ const MAX_REPLY: usize = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpClientError {
-    #[error("unsupported URL {0} (only http:// is supported)")]
+    #[error("unsupported URL {0} (only http:// and, with TLS, https:// are supported)")]
     Url(String),
+    #[error("TLS to {addr}: {source}")]
+    Tls {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("connect to {addr} timed out")]
     ConnectTimeout { addr: String },
     #[error("request to {url} timed out")]
@@ -30,11 +38,13 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// Split `http://host:port/path?query` into (`host:port`, `/path?query`).
-fn split_url(url: &str) -> Result<(&str, &str), HttpClientError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| HttpClientError::Url(url.to_string()))?;
+/// Split `http[s]://host:port/path?query` into (https, `host:port`, `/path?query`).
+fn split_url(url: &str) -> Result<(bool, &str, &str), HttpClientError> {
+    let (https, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (false, r),
+        (None, Some(r)) => (true, r),
+        _ => return Err(HttpClientError::Url(url.to_string())),
+    };
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => match rest.find('?') {
@@ -45,40 +55,143 @@ fn split_url(url: &str) -> Result<(&str, &str), HttpClientError> {
     if host.is_empty() {
         return Err(HttpClientError::Url(url.to_string()));
     }
-    Ok((host, path))
+    Ok((https, host, path))
 }
 
-/// GET `url`, with the reference's `Accept` header.
+/// The host part of `host:port` (`[v6]:port` too), as TLS names it.
+fn tls_server_name(host: &str) -> Option<rustls::pki_types::ServerName<'static>> {
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(name.to_string()).ok()
+}
+
+/// GET `url` (`http://` only), with the reference's `Accept` header.
 pub async fn get(
     url: &str,
     connect: Duration,
     request: Duration,
 ) -> Result<Reply, HttpClientError> {
-    let (host, path) = split_url(url)?;
-    let mut stream = timeout(connect, TcpStream::connect(host))
+    get_with_tls(url, connect, request, None).await
+}
+
+/// GET `url`; `https://` URLs go over TLS with `tls` (refused without it).
+pub async fn get_with_tls(
+    url: &str,
+    connect: Duration,
+    request: Duration,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Reply, HttpClientError> {
+    send(url, None, connect, request, tls).await
+}
+
+/// POST `body` (JSON) to `url`; `https://` as [`get_with_tls`].
+pub async fn post_json_with_tls(
+    url: &str,
+    body: &[u8],
+    connect: Duration,
+    request: Duration,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Reply, HttpClientError> {
+    send(url, Some(body), connect, request, tls).await
+}
+
+/// GET, or POST of a JSON `body`.
+async fn send(
+    url: &str,
+    body: Option<&[u8]>,
+    connect: Duration,
+    request: Duration,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Reply, HttpClientError> {
+    let (https, host, path) = split_url(url)?;
+    let tls = match (https, tls) {
+        (true, None) => return Err(HttpClientError::Url(url.to_string())),
+        (true, Some(t)) => Some(t),
+        (false, _) => None,
+    };
+    let stream = timeout(connect, TcpStream::connect(host))
         .await
         .map_err(|_| HttpClientError::ConnectTimeout {
             addr: host.to_string(),
         })??;
+    let (method, content) = match body {
+        None => ("GET", String::new()),
+        Some(b) => (
+            "POST",
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ),
+        ),
+    };
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.nsq; version=1.0\r\nUser-Agent: nsqd/{}\r\n{content}Connection: close\r\n\r\n",
+        daemon::VERSION
+    )
+    .into_bytes();
+    req.extend_from_slice(body.unwrap_or_default());
     let exchange = async {
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.nsq; version=1.0\r\nUser-Agent: nsqd/{}\r\nConnection: close\r\n\r\n",
-            daemon::VERSION
-        );
-        stream.write_all(req.as_bytes()).await?;
-        let mut buf = BytesMut::new();
-        while stream.read_buf(&mut buf).await? > 0 {
-            if buf.len() > MAX_REPLY {
-                return Err(HttpClientError::Malformed("reply too large"));
+        match tls {
+            None => exchange(stream, &req).await,
+            Some(connector) => {
+                let name =
+                    tls_server_name(host).ok_or_else(|| HttpClientError::Url(url.to_string()))?;
+                let tls_err = |source| HttpClientError::Tls {
+                    addr: host.to_string(),
+                    source,
+                };
+                let stream = connector.connect(name, stream).await.map_err(tls_err)?;
+                exchange(stream, &req).await
             }
         }
-        parse_reply(&buf)
     };
     timeout(request, exchange)
         .await
         .map_err(|_| HttpClientError::Timeout {
             url: url.to_string(),
         })?
+}
+
+/// Write the request, read the reply to EOF (bounded).
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    req: &[u8],
+) -> Result<Reply, HttpClientError> {
+    stream.write_all(req).await?;
+    let mut buf = BytesMut::new();
+    loop {
+        match stream.read_buf(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            // A TLS peer that closes without close_notify (common for HTTP servers with
+            // `Connection: close`): the reply is complete when its header was read.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => return Err(e.into()),
+        }
+        if buf.len() > MAX_REPLY {
+            return Err(HttpClientError::Malformed("reply too large"));
+        }
+    }
+    parse_reply(&buf)
+}
+
+/// Go's V1 client answer to a 403 from an `http://` URL: the same URL over https on the
+/// `https_port` the JSON body names (`None` if the body has none).
+pub fn https_retry_url(url: &str, body: &[u8]) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let port = serde_json::from_slice::<serde_json::Value>(body).ok()?["https_port"].as_u64()?;
+    let (hostport, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let host = match hostport.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => hostport,
+    };
+    Some(format!("https://{host}:{port}{path}"))
 }
 
 fn parse_reply(raw: &[u8]) -> Result<Reply, HttpClientError> {
@@ -152,10 +265,29 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(split_url("http://a:1/auth").ok(), Some(("a:1", "/auth")));
-        assert_eq!(split_url("http://a:1?x=1").ok(), Some(("a:1", "?x=1")));
-        assert_eq!(split_url("http://a:1").ok(), Some(("a:1", "/")));
-        assert!(split_url("https://a:1/").is_err());
+        assert_eq!(
+            split_url("http://a:1/auth").ok(),
+            Some((false, "a:1", "/auth"))
+        );
+        assert_eq!(
+            split_url("http://a:1?x=1").ok(),
+            Some((false, "a:1", "?x=1"))
+        );
+        assert_eq!(split_url("http://a:1").ok(), Some((false, "a:1", "/")));
+        assert_eq!(split_url("https://a:1/").ok(), Some((true, "a:1", "/")));
+        assert!(split_url("ftp://a:1/").is_err());
+        assert!(tls_server_name("auth.example:443").is_some());
+        assert!(tls_server_name("127.0.0.1:8443").is_some());
+        assert!(tls_server_name("[::1]:8443").is_some());
+        assert_eq!(
+            https_retry_url("http://a:1/auth?x=1", br#"{"https_port":4152}"#).as_deref(),
+            Some("https://a:4152/auth?x=1")
+        );
+        assert_eq!(https_retry_url("http://a:1/auth", b"{}"), None);
+        assert_eq!(
+            https_retry_url("https://a:1/auth", br#"{"https_port":2}"#),
+            None
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod broker;
 mod channel;
 mod client;
 pub mod config;
+mod deadletter;
 mod e2e;
 mod guid;
 mod http;
@@ -124,14 +125,18 @@ pub async fn run(
         },
     };
     let tls = tls::server_config(&config)?;
+    let auth_tls = tls::client_config(&config)
+        .map_err(|e| anyhow::anyhow!("failed to build client TLS config - {e:#}"))?;
     let (lookup_tx, lookup_rx) = lookup::channel();
-    let ctx = Arc::new(Nsqd::new(
+    let mut nsqd = Nsqd::new(
         config,
         tls,
         addrs,
         shutdown.clone(),
         (lookup_tx, lookup::HttpAddrs::default()),
-    ));
+    );
+    nsqd.auth_tls = Some(tokio_rustls::TlsConnector::from(auth_tls));
+    let ctx = Arc::new(nsqd);
     {
         let ctx2 = Arc::clone(&ctx);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {

@@ -14,6 +14,10 @@ pub struct ChannelMeta {
     pub name: String,
     #[serde(default)]
     pub paused: bool,
+    /// Beyond Go: the channel's own max-attempts / max-age settings, written only when
+    /// set (Go nsqd v1.3.0 ignores unknown keys when it reads the file).
+    #[serde(flatten)]
+    pub limits: crate::deadletter::Overrides,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +113,7 @@ mod tests {
                     channels: Some(vec![ChannelMeta {
                         name: "archive".into(),
                         paused: true,
+                        limits: Default::default(),
                     }]),
                 },
                 TopicMeta {
@@ -123,6 +128,31 @@ mod tests {
             serde_json::to_string(&md).expect("json"),
             r#"{"topics":[{"name":"events","paused":false,"channels":[{"name":"archive","paused":true}]},{"name":"empty_topic","paused":false,"channels":null}],"version":"1.3.0"}"#
         );
+    }
+
+    #[test]
+    fn channel_limits_are_extra_keys() {
+        let cm = ChannelMeta {
+            name: "c".into(),
+            paused: false,
+            limits: crate::deadletter::Overrides {
+                max_attempts: Some(3),
+                max_msg_age_ms: Some(1500),
+                max_msg_age_action: crate::deadletter::AgeAction::parse("dead"),
+            },
+        };
+        let text = serde_json::to_string(&cm).expect("json");
+        assert_eq!(
+            text,
+            r#"{"name":"c","paused":false,"max_attempts":3,"max_msg_age_ms":1500,"max_msg_age_action":"dead"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ChannelMeta>(&text).expect("parse"),
+            cm
+        );
+        let plain: ChannelMeta =
+            serde_json::from_str(r#"{"name":"c","paused":true}"#).expect("parse");
+        assert!(plain.limits.is_empty());
     }
 
     #[test]

@@ -90,6 +90,12 @@ fn topic_stats(t: TopicSnapshot, include_clients: bool, quantiles: &[f64]) -> To
                     .then(|| c.clients.iter().map(|cl| client_stats(cl, None)).collect()),
                 paused: c.paused,
                 e2e_processing_latency: e2e(c.e2e, quantiles),
+                dead_letter_count: c.limits.map(|l| l.dead_letter_count),
+                expired_count: c.limits.map(|l| l.expired_count),
+                max_attempts: c.limits.map(|l| l.max_attempts),
+                max_msg_age_ms: c
+                    .limits
+                    .map(|l| u64::try_from(l.max_msg_age.as_millis()).unwrap_or(u64::MAX)),
             })
             .collect(),
         depth: t.depth,

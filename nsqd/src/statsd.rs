@@ -264,6 +264,7 @@ mod tests {
                 paused: false,
                 clients: vec![],
                 e2e: None,
+                limits: None,
             }],
         }
     }

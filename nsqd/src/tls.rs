@@ -1,6 +1,9 @@
 //! TLS for client connections: the server configuration built from `--tls-cert`,
 //! `--tls-key`, `--tls-client-auth-policy`, `--tls-root-ca-file` and `--tls-min-version`,
-//! and the names `/stats` reports for a session's version and cipher suite.
+//! the names `/stats` reports for a session's version and cipher suite, the subject
+//! common name of a client's certificate (for AUTH), and the client configuration for
+//! `https://` auth servers (as Go nsqd v1.3.0's: `--tls-root-ca-file` as the roots when
+//! given, else the usual public roots; `--tls-min-version`; no client certificate).
 //!
 //! rustls speaks TLS 1.2 and 1.3 only, so a `--tls-min-version` of tls1.0 or tls1.1 means
 //! 1.2 in practice; every client we know of (go-nsq, pynsq) negotiates 1.2 or later.
@@ -30,13 +33,8 @@ pub fn server_config(c: &Config) -> anyhow::Result<Option<Arc<ServerConfig>>> {
     let key = PrivateKeyDer::from_pem_file(&c.tls_key)
         .with_context(|| format!("failed to load --tls-key {}", c.tls_key))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = if c.tls_min_version == TlsVersion::Tls13 {
-        &[&rustls::version::TLS13]
-    } else {
-        &[&rustls::version::TLS12, &rustls::version::TLS13]
-    };
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(versions)
+        .with_protocol_versions(versions(c.tls_min_version))
         .context("TLS protocol versions")?;
     let builder = match c.tls_client_auth_policy.as_str() {
         "require" => builder.with_client_cert_verifier(Arc::new(AnyClientCert { provider })),
@@ -60,6 +58,58 @@ pub fn server_config(c: &Config) -> anyhow::Result<Option<Arc<ServerConfig>>> {
         .with_single_cert(certs, key)
         .context("TLS certificate and key do not match")?;
     Ok(Some(Arc::new(config)))
+}
+
+/// The TLS client configuration for auth servers over `https://`. As in Go, an unreadable
+/// or empty `--tls-root-ca-file` stops nsqd at startup.
+pub fn client_config(c: &Config) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = RootCertStore::empty();
+    if c.tls_root_ca_file.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    } else {
+        for cert in CertificateDer::pem_file_iter(&c.tls_root_ca_file)
+            .with_context(|| format!("failed to read --tls-root-ca-file {}", c.tls_root_ca_file))?
+        {
+            roots
+                .add(cert.context("failed to append certificate to pool")?)
+                .context("failed to append certificate to pool")?;
+        }
+        anyhow::ensure!(!roots.is_empty(), "failed to append certificate to pool");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions(c.tls_min_version))
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+static TLS12_UP: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS12, &rustls::version::TLS13];
+
+fn versions(min: TlsVersion) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    if min == TlsVersion::Tls13 {
+        &TLS13_ONLY
+    } else {
+        &TLS12_UP
+    }
+}
+
+/// The subject common name of a client certificate (DER), as Go's
+/// `Certificate.Subject.CommonName` (the last CN attribute); `""` if there is none.
+pub fn common_name(der: &[u8]) -> String {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok())
+            .last()
+            .unwrap_or_default()
+            .to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 /// `require`: a client certificate must be presented, but any will do (Go's

@@ -38,6 +38,8 @@ pub(crate) struct QueueSettings {
     pub(crate) max_channel_consumers: usize,
     /// `--e2e-processing-latency-window-time` when percentiles are configured.
     pub(crate) e2e_window: Option<Duration>,
+    /// `--max-attempts`, `--max-msg-age`, `--max-msg-age-action` (beyond Go; off by default).
+    pub(crate) limits: crate::deadletter::Defaults,
     /// Where background work (topic drains, lookupd tasks) runs: on the main runtime, even
     /// when started from an HTTP handler, and tracked for shutdown.
     pub(crate) background: Background,
@@ -179,6 +181,26 @@ impl Topic {
         let bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
         let run = self.pack(&bodies, bytes as usize);
         drop(bodies);
+        self.put_run(run, n, bytes)
+    }
+
+    /// Dead letters from a channel of another topic (`deadletter`): their IDs, timestamps
+    /// and bodies kept; attempts stored one lower, so that the first delivery from here
+    /// reports the count they had on their channel.
+    pub(crate) fn put_dead_letters(self: &Arc<Self>, msgs: &[Message]) -> Result<(), TopicError> {
+        if self.is_exiting() {
+            return Err(TopicError::Exiting);
+        }
+        let bytes: u64 = msgs.iter().map(|m| m.body.len() as u64).sum();
+        let mut run = PackedBuilder::with_capacity(bytes as usize + msgs.len() * record_len(0));
+        for m in msgs {
+            run.push(&m.id, m.timestamp, m.attempts.saturating_sub(1), &m.body);
+        }
+        self.put_run(run.finish(), msgs.len() as u64, bytes)
+    }
+
+    /// Queue one packed run (to the channels, or the topic's backlog) and count it.
+    fn put_run(self: &Arc<Self>, run: Packed, n: u64, bytes: u64) -> Result<(), TopicError> {
         {
             let mut st = lock(&self.state);
             if st.flowing() {
@@ -325,13 +347,15 @@ impl Topic {
         let backlog = self
             .settings
             .backlog(&format!("{}:{}", self.name, name), ephemeral)?;
-        let ch = Arc::new(Channel::new(
+        let mut ch = Channel::new(
             &self.name,
             name,
             backlog,
             self.settings.max_channel_consumers,
             self.settings.e2e_window,
-        ));
+        );
+        ch.limits = crate::deadletter::Limits::new(&self.name, self.settings.limits);
+        let ch = Arc::new(ch);
         st.channels.insert(name.to_string(), Arc::clone(&ch));
         info!(topic = %self.name, channel = %name, "channel created");
         self.maybe_drain(st);

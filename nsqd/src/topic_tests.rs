@@ -35,6 +35,7 @@ fn settings(dir: &Path) -> Arc<QueueSettings> {
         max_channel_consumers: 0,
         e2e_window: None,
         background: Background::new(),
+        limits: crate::deadletter::Defaults::default(),
     })
 }
 
@@ -47,7 +48,7 @@ fn bodies(names: &[&str]) -> Vec<Bytes> {
 
 fn take_bodies(ch: &Channel) -> Vec<Bytes> {
     let mut out = Vec::new();
-    ch.take(100, &mut out);
+    ch.take(100, &mut out, &mut Vec::new());
     out.into_iter().map(|m| m.body).collect()
 }
 

@@ -3,7 +3,8 @@
 //! check the IDENTIFY flag, every AUTH outcome, the per-command checks of PUB and SUB,
 //! the query parameters, the TTL refresh and what `/stats` shows.
 //!
-//! Passes against the Go reference too (`NSQD_BIN=tests/reference/bin/nsqd`).
+//! Passes against the Go reference too (`NSQD_BIN=tests/reference/bin/nsqd`), except
+//! `post_mode_sends_the_parameters_as_json` (the flag is newer than Go v1.3.0).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -80,16 +81,41 @@ impl AuthServer {
                 if reader.read_line(&mut request_line).is_err() {
                     continue;
                 }
+                let mut content_length = 0usize;
                 loop {
                     let mut header = String::new();
                     match reader.read_line(&mut header) {
                         Ok(0) | Err(_) => break,
                         Ok(_) if header == "\r\n" => break,
-                        Ok(_) => {}
+                        Ok(_) => {
+                            let lower = header.to_ascii_lowercase();
+                            if let Some(v) = lower.strip_prefix("content-length:") {
+                                content_length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
                     }
                 }
                 let target = request_line.split_whitespace().nth(1).unwrap_or("");
-                let query = target.split_once('?').map_or("", |(_, q)| q).to_string();
+                let mut query = target.split_once('?').map_or("", |(_, q)| q).to_string();
+                if request_line.starts_with("POST ") {
+                    // POST mode: a JSON object of one-element arrays; recorded as
+                    // "POST <k>=<v>&..." in key order.
+                    let mut body = vec![0u8; content_length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        continue;
+                    }
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    let pairs: Vec<String> = v
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| format!("{k}={}", v[0].as_str().unwrap_or("?")))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    query = format!("POST {}", pairs.join("&"));
+                }
                 q2.lock().expect("lock").push(query.clone());
                 let (status, body) = reply_for(&query);
                 let _ = write!(
@@ -105,6 +131,29 @@ impl AuthServer {
     fn queries(&self) -> Vec<String> {
         self.queries.lock().expect("lock").clone()
     }
+}
+
+/// Beyond Go v1.3.0 (its main line has it): `--auth-http-request-method=post` sends the
+/// parameters as a JSON body of one-element arrays.
+#[test]
+fn post_mode_sends_the_parameters_as_json() {
+    let server = AuthServer::start();
+    let (_dir, nsqd) = Nsqd::start_in_temp(
+        "auth-post",
+        &[
+            &format!("--auth-http-address={}", server.addr),
+            "--auth-http-request-method=post",
+        ],
+    );
+    let mut c = identified(&nsqd);
+    auth(&mut c, "good");
+    c.expect_response();
+    c.pub_("events", b"x");
+    c.expect_ok();
+    assert_eq!(
+        server.queries(),
+        vec!["POST common_name=&remote_ip=127.0.0.1&secret=good&tls=false".to_string()]
+    );
 }
 
 fn daemon(server: &AuthServer) -> (TempDir, Nsqd) {

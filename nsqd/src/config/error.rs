@@ -25,4 +25,12 @@ pub enum ConfigError {
     /// A period Go hands to `time.NewTicker`, which panics on zero; we refuse to start.
     #[error("--{flag} must be greater than 0 (got {value:?})")]
     ZeroInterval { flag: &'static str, value: Duration },
+
+    /// Beyond Go: attempts are a u16 on the wire.
+    #[error("--max-attempts must be [0,65535] (got {0})")]
+    MaxAttempts(i64),
+
+    /// Beyond Go: `--max-msg-age-action` is `drop` or `dead`.
+    #[error("--max-msg-age-action must be 'drop' or 'dead' (got {0:?})")]
+    MaxMsgAgeAction(String),
 }

@@ -192,6 +192,19 @@ options::options! {
         /// `--enable-experiment` values, unvalidated as in Go.
         enable_experiment: Vec<String> = Vec::new(), "enable-experiment" "enable_experiment"
             shown "enable experimental feature (may be given multiple times) (valid options: 'topology-aware-consumption')";
+        /// Beyond Go (after Go's options, so `/config` and the usage keep Go's order): a
+        /// message that would be delivered for the N+1th time goes to its dead-letter topic
+        /// instead. 0 = off; 1..=65535 (attempts are a u16 on the wire).
+        max_attempts: i64 = 0, "max-attempts" "max_attempts" shown
+            "dead-letter a message to <topic>.dead instead of delivering it for the N+1th time (0 = off; not in Go nsqd)";
+        /// Beyond Go: a message older than this when it would be delivered is not delivered
+        /// (see `max_msg_age_action`). 0 = off.
+        max_msg_age: Duration = Duration::ZERO, "max-msg-age" "max_msg_age" shown
+            "drop or dead-letter a message older than this when it would be delivered (0 = off; not in Go nsqd)";
+        /// Beyond Go: `drop` or `dead` (to the dead-letter topic).
+        max_msg_age_action: String = "drop".to_string(),
+            "max-msg-age-action" "max_msg_age_action" shown
+            "what happens to a message older than --max-msg-age: 'drop' or 'dead' (to <topic>.dead) (not in Go nsqd)";
     }
     flags {
         "config" String "path to config file";
@@ -307,6 +320,14 @@ impl Config {
                 flag: "statsd-interval",
                 value: self.statsd_interval,
             });
+        }
+        if !(0..=i64::from(u16::MAX)).contains(&self.max_attempts) {
+            return Err(ConfigError::MaxAttempts(self.max_attempts));
+        }
+        if crate::deadletter::AgeAction::parse(&self.max_msg_age_action).is_none() {
+            return Err(ConfigError::MaxMsgAgeAction(
+                self.max_msg_age_action.clone(),
+            ));
         }
         Ok(self)
     }

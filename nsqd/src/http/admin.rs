@@ -29,7 +29,10 @@ fn existing_topic(ctx: &Nsqd, name: &str) -> Result<Arc<Topic>, ApiError> {
 }
 
 /// Common checks of the channel endpoints; returns the existing topic and channel name.
-fn topic_channel(ctx: &Nsqd, raw: &Option<String>) -> Result<(Arc<Topic>, String), ApiError> {
+pub(super) fn topic_channel(
+    ctx: &Nsqd,
+    raw: &Option<String>,
+) -> Result<(Arc<Topic>, String), ApiError> {
     let q = parse_query(raw)?;
     let topic = q
         .get("topic")
@@ -46,13 +49,13 @@ fn topic_channel(ctx: &Nsqd, raw: &Option<String>) -> Result<(Arc<Topic>, String
     Ok((existing_topic(ctx, topic)?, channel.to_string()))
 }
 
-fn existing_channel(topic: &Topic, name: &str) -> Result<Arc<Channel>, ApiError> {
+pub(super) fn existing_channel(topic: &Topic, name: &str) -> Result<Arc<Channel>, ApiError> {
     topic
         .channel(name)
         .ok_or_else(|| ApiError::not_found("CHANNEL_NOT_FOUND"))
 }
 
-async fn persist_now(ctx: &Arc<Nsqd>) -> ApiResult {
+pub(super) async fn persist_now(ctx: &Arc<Nsqd>) -> ApiResult {
     ctx.persist_metadata_async()
         .await
         .map(|()| V1::Empty)

@@ -42,6 +42,7 @@ struct Node {
     topics: usize,
     channels: usize,
     mem_in_use: u64,
+    bad_files: u64,
 }
 
 /// Per node, unlabelled.
@@ -53,6 +54,7 @@ const NODE: &[Family<Node>] = &[
     family("nsq_topics", Kind::Gauge, "Topics.", |n| n.topics as f64),
     family("nsq_channels", Kind::Gauge, "Channels of all topics.", |n| n.channels as f64),
     family("nsq_mem_heap_in_use_bytes", Kind::Gauge, "Memory in use: resident memory, what /stats shows as heap_in_use_bytes.", |n| n.mem_in_use as f64),
+    family("nsq_disk_bad_files_total", Kind::Counter, "Disk-queue data files found corrupt and renamed to .bad since nsqd started (beyond Go).", |n| n.bad_files as f64),
 ];
 
 /// Per topic, labelled `topic`.
@@ -78,6 +80,8 @@ const CHANNEL: &[Family<ChannelStats>] = &[
     family("nsq_channel_timed_out_total", Kind::Counter, "Messages whose in-flight timeout expired.", |c| c.timeout_count as f64),
     family("nsq_channel_clients", Kind::Gauge, "Clients subscribed to the channel.", |c| c.client_count as f64),
     family("nsq_channel_paused", Kind::Gauge, "1 when the channel is paused.", |c| flag(c.paused)),
+    family("nsq_channel_dead_lettered_total", Kind::Counter, "Messages moved to the dead-letter topic (--max-attempts, --max-msg-age-action=dead; beyond Go).", |c| c.dead_letter_count.unwrap_or(0) as f64),
+    family("nsq_channel_expired_total", Kind::Counter, "Messages past --max-msg-age, never delivered (beyond Go).", |c| c.expired_count.unwrap_or(0) as f64),
 ];
 
 const TOPIC_E2E: &str = "nsq_topic_e2e_processing_latency_seconds";
@@ -108,6 +112,7 @@ pub(crate) fn render(ctx: &Arc<Nsqd>) -> Exposition {
         topics: topics.len(),
         channels: channel_count,
         mem_in_use: s.memory.as_ref().map_or(0, |m| m.heap_in_use_bytes),
+        bad_files: crate::queue::disk::bad_files_total(),
     };
     e.table(NODE, &[(&node, [])], []);
     e.header(

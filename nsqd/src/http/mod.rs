@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod metrics;
 pub use httpapi::error;
+pub mod limits;
 pub mod publish;
 pub use httpapi::query;
 pub use httpapi::routing;
@@ -52,6 +53,8 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Nsqd>>)> {
         ("/channel/empty", ALLOW_POST, post(admin::channel_empty)),
         ("/channel/pause", ALLOW_POST, post(admin::channel_pause)),
         ("/channel/unpause", ALLOW_POST, post(admin::channel_unpause)),
+        // Beyond Go: a channel's max attempts and max message age.
+        ("/channel/config", ALLOW_POST, post(limits::channel_config)),
         (
             "/config/{opt}",
             ALLOW_CONFIG,

@@ -848,7 +848,6 @@ impl DiskQueue {
 static BAD_FILES: AtomicU64 = AtomicU64::new(0);
 
 /// How many data files this process has renamed `.bad`.
-#[allow(dead_code)] // read by the tests here; for a metrics endpoint to export
 pub(crate) fn bad_files_total() -> u64 {
     BAD_FILES.load(Ordering::Relaxed)
 }

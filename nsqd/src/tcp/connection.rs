@@ -72,6 +72,21 @@ impl Connection {
         matches!(self.stream, Transport::Tls(_))
     }
 
+    /// The subject common name of the client's TLS certificate; `""` without TLS or a
+    /// certificate.
+    pub(crate) fn peer_common_name(&self) -> String {
+        match &self.stream {
+            Transport::Tls(s) => s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .map(|c| crate::tls::common_name(c))
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
     pub(crate) fn is_unix(&self) -> bool {
         matches!(self.stream, Transport::Unix(_))
     }

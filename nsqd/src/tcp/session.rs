@@ -51,6 +51,8 @@ pub(crate) struct Session {
     pub(super) epoch: u64,
     pub(super) settings: Negotiated,
     pub(super) take_buf: Vec<Message>,
+    /// Messages a take found past the channel's limits (beyond Go; empty when off).
+    pub(super) over_buf: Vec<crate::deadletter::Overdue>,
     /// FINs not yet applied to the shared counters `(epoch, count)`: they are applied once
     /// per read (`apply_fins`), not per FIN, so consumers of one channel do not bounce its
     /// counter's cache line between cores for every message.
@@ -88,6 +90,7 @@ impl Session {
             epoch: 0,
             settings,
             take_buf: Vec::new(),
+            over_buf: Vec::new(),
             fin_tally: (0, 0),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             auth: None,

@@ -99,6 +99,19 @@ pub struct ChannelStats {
     pub clients: Option<Vec<ClientStats>>,
     pub paused: bool,
     pub e2e_processing_latency: E2e,
+    /// Beyond Go nsqd, and present only when the channel has a max-attempts or max-age
+    /// limit (or hit one): messages moved to the dead-letter topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_count: Option<u64>,
+    /// Beyond Go (as `dead_letter_count`): messages past the age limit, never delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_count: Option<u64>,
+    /// Beyond Go (as `dead_letter_count`): the effective max attempts, 0 = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u16>,
+    /// Beyond Go (as `dead_letter_count`): the effective max age in ms, 0 = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_msg_age_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -398,6 +398,8 @@ type channelStats struct {
 	ClientCount   int           `json:"client_count"`
 	Clients       []clientStats `json:"clients"`
 	Paused        bool          `json:"paused"`
+	// Beyond Go nsqd: present only with --max-attempts / --max-msg-age.
+	DeadLetterCount *uint64 `json:"dead_letter_count"`
 }
 
 type clientStats struct {

@@ -188,7 +188,7 @@ fn option_json_encodings() {
 #[test]
 fn every_option_key_answers_and_others_do_not() {
     let c = Config::default();
-    assert_eq!(option_keys().count(), 53);
+    assert_eq!(option_keys().count(), 56);
     for key in option_keys() {
         assert!(c.get_option_json(key).is_some(), "{key}");
     }

@@ -43,15 +43,19 @@ impl Session {
 
     async fn query_auth(&self, secret: &str) -> Result<AuthState, ProtocolError> {
         let c = &self.ctx.config;
+        // As Go nsqd: the subject CN of the client's certificate under TLS, else "".
+        let common_name = self.conn.peer_common_name();
         let who = auth::Requester {
             remote_ip: self.client.remote_addr.ip(),
             tls: self.conn.is_tls(),
-            common_name: "",
+            common_name: &common_name,
         };
         auth::query(
             &c.auth_http_addresses,
             secret,
             &who,
+            c.auth_http_request_method == crate::config::AuthRequestMethod::Post,
+            self.ctx.auth_tls.as_ref(),
             c.http_client_connect_timeout,
             c.http_client_request_timeout,
         )

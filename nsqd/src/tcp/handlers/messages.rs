@@ -2,6 +2,7 @@
 //! in-flight deadlines, and the channel's epoch (after an empty, what was delivered
 //! before is forgotten). This is the hot path that bench/RESULTS.md measures.
 
+use crate::channel::Channel;
 use crate::client::ClientShared;
 use crate::tcp::session::{Exit, Session, Subscription};
 use protocol::{frame, ErrorCode, Message, ProtocolError};
@@ -26,9 +27,21 @@ impl Session {
             let channel = Arc::clone(&sub.channel);
             self.take_buf.clear();
             let want = capacity.min(DELIVERY_BATCH) as usize;
-            let epoch = channel.take(want, &mut self.take_buf);
-            if self.take_buf.is_empty() {
+            let epoch = channel.take(want, &mut self.take_buf, &mut self.over_buf);
+            if self.take_buf.is_empty() && self.over_buf.is_empty() {
                 return Ok(());
+            }
+            if !self.over_buf.is_empty() {
+                // Beyond Go (off by default): past the channel's limits. If the dead-letter
+                // topic refused them (shutting down) they are back in the channel, and
+                // this round stops after delivering what was taken.
+                let settled = self.settle_overdue(&channel);
+                if self.take_buf.is_empty() {
+                    if settled {
+                        continue;
+                    }
+                    return Ok(());
+                }
             }
             if epoch != self.epoch {
                 self.check_epoch();
@@ -73,6 +86,23 @@ impl Session {
                 self.flush().await?;
             }
         }
+    }
+
+    /// Dead-letter or drop what the last take found past the channel's limits. False when
+    /// the dead-letter topic refused them (they went back to the channel).
+    fn settle_overdue(&mut self, channel: &Arc<Channel>) -> bool {
+        let over = std::mem::take(&mut self.over_buf);
+        let expired = over.iter().filter(|o| o.expired).count() as u64;
+        let dead: Vec<Message> = over.into_iter().filter(|o| o.dead).map(|o| o.msg).collect();
+        if !dead.is_empty() {
+            if let Err(e) = self.ctx.dead_letter(&channel.topic_name, &dead) {
+                warn!(topic = %channel.topic_name, channel = %channel.name, error = %e, "dead-letter failed, messages requeued");
+                channel.put_back(&dead);
+                return false;
+            }
+        }
+        channel.overdue_done(dead.len() as u64, expired);
+        true
     }
 
     pub(in crate::tcp) fn finish(&mut self, id: protocol::MessageId) -> Result<(), ProtocolError> {
@@ -124,6 +154,22 @@ impl Session {
         };
         self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
+        if sub.channel.limits.attempts_exhausted(entry.msg.attempts) {
+            // Beyond Go (--max-attempts): into the dead-letter topic's queue first, then
+            // out of this channel; if that fails it is requeued as usual.
+            match self
+                .ctx
+                .dead_letter(&sub.channel.topic_name, std::slice::from_ref(&entry.msg))
+            {
+                Ok(()) => {
+                    sub.channel.dead_lettered_in_flight(entry.epoch);
+                    return Ok(());
+                }
+                Err(e) => {
+                    warn!(topic = %sub.channel.topic_name, error = %e, "dead-letter failed, message requeued");
+                }
+            }
+        }
         sub.channel
             .requeue(
                 entry.msg,
