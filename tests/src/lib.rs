@@ -11,6 +11,7 @@
 //! * `publish`: unique test bodies and checked MPUB batches.
 //! * `json_order`: key order of raw JSON objects.
 //! * `fuzz`: seeded byte-stream generators for the live socket fuzzer.
+//! * `netns`: network namespaces on a bridge, partitions and degraded links.
 //! * `poll`: waiting for conditions with deadlines.
 //! * `nsqadmin`: ours and Go's nsqadmin side by side, compared answer by answer.
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
@@ -37,6 +38,7 @@ pub mod harness;
 pub mod http;
 pub mod json_order;
 pub mod lookupd;
+pub mod netns;
 pub mod nsqadmin;
 pub mod ordered_json;
 pub mod poll;
