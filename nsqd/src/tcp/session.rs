@@ -51,6 +51,9 @@ pub(crate) struct Session {
     pub(super) epoch: u64,
     pub(super) settings: Negotiated,
     pub(super) take_buf: Vec<Message>,
+    /// The largest message frame of the last delivery round: the next round takes only as
+    /// many as fit in `ROUND_BYTES` (see `deliver`). Starts at that size: one message first.
+    pub(super) frame_bytes: usize,
     /// FINs not yet applied to the shared counters `(epoch, count)`: they are applied once
     /// per read (`apply_fins`), not per FIN, so consumers of one channel do not bounce its
     /// counter's cache line between cores for every message.
@@ -88,6 +91,7 @@ impl Session {
             epoch: 0,
             settings,
             take_buf: Vec::new(),
+            frame_bytes: crate::tcp::handlers::messages::ROUND_BYTES,
             fin_tally: (0, 0),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             auth: None,
