@@ -15,7 +15,8 @@
 //!
 //! Nothing acked may be lost; duplicates (redeliveries after a timeout) are counted and
 //! printed. Skips, saying why, when not root or network namespaces are not permitted.
-//! `NSQ_NETFAULTS_ROUNDS=<n>` (as `make soak` sets) repeats the fault cycle.
+//! `NSQ_NETFAULTS_ROUNDS=<n>` (as `make netfaults` sets) repeats the fault cycle;
+//! `NSQ_NETFAULTS_DUMP=1` prints every daemon's log at the end.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -491,6 +492,9 @@ fn consumers_lose_nothing_acked_through_partitions_and_degraded_links() {
         );
     }
     for d in &daemons {
+        if std::env::var_os("NSQ_NETFAULTS_DUMP").is_some() {
+            println!("----- {} -----\n{}", d.label(), d.output());
+        }
         assert!(
             !d.output().contains("panicked"),
             "{} panicked:\n{}",
