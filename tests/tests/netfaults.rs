@@ -38,9 +38,10 @@ const TOPIC: &str = "nf";
 const PER_NODE: usize = 150;
 /// The consumers' lookupd poll interval (seconds).
 const POLL_S: u64 = 2;
-/// How long nsqd3 stays cut off at the least: beyond the consumers' read timeout (5 s)
-/// and nsqd's heartbeat timeout for them (2 missed 2 s heartbeats).
-const PARTITION: Duration = Duration::from_secs(8);
+/// How long nsqd3 stays cut off at the least: beyond the consumers' read timeout (5 s),
+/// nsqd's heartbeat timeout for them (2 missed 2 s heartbeats) and nsqd's 15 s lookupd
+/// ping period, so its ping to the lookupds fails during every partition.
+const PARTITION: Duration = Duration::from_secs(16);
 /// Failure bound for what was acked to reach both consumers.
 const DELIVERY: Duration = Duration::from_secs(60);
 /// Failure bound for a consumer to take nsqd3's messages again after the heal.
