@@ -10,8 +10,10 @@
 //! 3. nsqd1 and nsqd2 degraded as well (netem delay and loss, or a tbf rate limit where
 //!    the kernel has no netem): everything acked by them still arrives;
 //! 4. healed: everything ever acked, nsqd3's batch from just before the cut included, arrives,
-//!    and both consumers take nsqd3's new messages again within a bound of their lookupd
-//!    poll interval (the time is printed).
+//!    and both consumers take nsqd3's new messages again within 30 s (the time is printed:
+//!    nsqd3's lookupd ping failed during the partition, so the lookupds drop it once the
+//!    old connection's close arrives, and consumers find it again after it re-registers
+//!    and they poll; Go nsqd re-registers at its next 15 s ping).
 //!
 //! Nothing acked may be lost; duplicates (redeliveries after a timeout) are counted and
 //! printed. Skips, saying why, when not root or network namespaces are not permitted.
