@@ -139,3 +139,18 @@ bench-smoke: build
 clean:
 	$(CARGO) clean
 	rm -rf $(REF_BIN)
+
+## Load with its timing check on: throughput beside 5,000 idle connections must stay at
+## least half of what it is without them (`make test` only prints the figures).
+.PHONY: load
+load: build reference
+	NSQ_LOAD_STRICT=1 GO_NSQD_BIN=$(REF_BIN)/nsqd NSQD_BIN=$(NSQD_DBG) \
+	  $(CARGO) test -p nsq-tests --test load_crowd -- --nocapture --test-threads=1
+
+## Network faults, long version: the partition/degrade/heal cycle of tests/tests/netfaults.rs
+## repeated NETFAULT_ROUNDS times (root only; `make test` runs one cycle).
+NETFAULT_ROUNDS ?= 10
+.PHONY: netfaults
+netfaults: build
+	NSQ_NETFAULTS_ROUNDS=$(NETFAULT_ROUNDS) NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) \
+	  $(CARGO) test -p nsq-tests --test netfaults -- --nocapture

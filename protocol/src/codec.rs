@@ -206,13 +206,15 @@ impl Decoder {
                         lossy(params[1])
                     ))
                 })?;
-                if ms > l.max_req_timeout_ms {
+                // Checked as Go does: the wrapped duration, the parsed count in the text.
+                let ns = go_duration_ns(ms);
+                if ns < 0 || ns as u64 > l.max_req_timeout_ms.saturating_mul(1_000_000) {
                     return Err(ProtocolError::invalid(format!(
                         "DPUB timeout {ms} out of range 0-{}",
                         l.max_req_timeout_ms
                     )));
                 }
-                return Ok(Line::Body(Head::Dpub(topic, ms)));
+                return Ok(Line::Body(Head::Dpub(topic, ns as u64 / 1_000_000)));
             }
             CommandName::Sub => {
                 if params.len() < 2 {
@@ -244,9 +246,11 @@ impl Decoder {
                         ProtocolError::invalid("RDY could not parse count ").with_raw(p)
                     })?,
                 };
-                if count > l.max_rdy_count {
+                // Go converts the parsed count to int64: past 2^63 it is negative.
+                let signed = count as i64;
+                if signed < 0 || count > l.max_rdy_count {
                     return Err(ProtocolError::invalid(format!(
-                        "RDY count {count} out of range 0-{}",
+                        "RDY count {signed} out of range 0-{}",
                         l.max_rdy_count
                     )));
                 }
@@ -265,10 +269,14 @@ impl Decoder {
                         lossy(params[1])
                     ))
                 })?;
-                Command::Req {
-                    id,
-                    timeout_ms: ms.min(l.max_req_timeout_ms),
-                }
+                // Clamped as Go does, on the wrapped duration: below 0 is 0.
+                let ns = go_duration_ns(ms);
+                let timeout_ms = if ns < 0 {
+                    0
+                } else {
+                    (ns as u64 / 1_000_000).min(l.max_req_timeout_ms)
+                };
+                Command::Req { id, timeout_ms }
             }
             CommandName::Cls => Command::Cls,
             CommandName::Nop => Command::Nop,
@@ -432,13 +440,20 @@ fn id_param(params: &[&[u8]], cmd: &str) -> Result<MessageId, ProtocolError> {
     MessageId::from_slice(raw).ok_or_else(|| ProtocolError::invalid("invalid message ID"))
 }
 
-/// The reference's base-10 parse: ASCII digits only, empty means 0. Saturates instead of
-/// wrapping on overflow, so a huge value is reported as out of range.
+/// The reference's base-10 parse: ASCII digits only, empty means 0, and an overflow
+/// wraps modulo 2^64 as Go nsqd v1.3.0's `ByteToBase10` does (so `RDY 99999999999999999999`
+/// is a count of 7766279631452241919, as there).
 pub fn parse_digits(b: &[u8]) -> Option<u64> {
     b.iter().try_fold(0u64, |acc, &c| {
         c.is_ascii_digit()
-            .then(|| acc.saturating_mul(10).saturating_add(u64::from(c - b'0')))
+            .then(|| acc.wrapping_mul(10).wrapping_add(u64::from(c - b'0')))
     })
+}
+
+/// A parsed millisecond count as Go nsqd v1.3.0 turns it into a duration:
+/// `time.Duration(ms) * time.Millisecond`, an int64 of nanoseconds that wraps.
+fn go_duration_ns(ms: u64) -> i64 {
+    (ms as i64).wrapping_mul(1_000_000)
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -651,6 +666,39 @@ mod tests {
         );
     }
 
+    /// Counts and timeouts past 64 bits wrap, and past 2^63 turn negative, as in Go.
+    #[test]
+    fn numbers_wrap_as_go_does() {
+        assert_eq!(
+            decode_one_err(b"RDY 99999999999999999999\n"),
+            "E_INVALID RDY count 7766279631452241919 out of range 0-50"
+        );
+        assert_eq!(
+            decode_one_err(b"RDY 18446744073709551615\n"),
+            "E_INVALID RDY count -1 out of range 0-50"
+        );
+        assert_eq!(
+            decode_one_err(&body("DPUB t 18446744073709551615\n", b"x")),
+            "E_INVALID DPUB timeout 18446744073709551615 out of range 0-3600000"
+        );
+        // 18446744073710 ms is 2^64 + 448384 ns: Go's duration wraps to 0.4 ms.
+        let cmds = decode_all(&body("DPUB t 18446744073710\n", b"x"), 0).expect("ok");
+        assert!(
+            matches!(cmds[..], [Command::Dpub { defer_ms: 0, .. }]),
+            "{cmds:?}"
+        );
+        let req = |t: &str| {
+            let line = format!("REQ 0123456789abcdef {t}\n");
+            match decode_all(line.as_bytes(), 0).expect("ok")[..] {
+                [Command::Req { timeout_ms, .. }] => timeout_ms,
+                ref other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(req("3600001"), 3_600_000);
+        assert_eq!(req("18446744073709551615"), 0);
+        assert_eq!(req("18446744073710"), 0);
+    }
+
     #[test]
     fn rdy_defaults() {
         assert_eq!(decode_all(b"RDY\n", 0).expect("ok"), vec![Command::Rdy(1)]);
@@ -814,6 +862,10 @@ mod tests {
         assert_eq!(parse_digits(b""), Some(0));
         assert_eq!(parse_digits(b"0042"), Some(42));
         assert_eq!(parse_digits(b"-1"), None);
-        assert_eq!(parse_digits(b"99999999999999999999999"), Some(u64::MAX));
+        // Wraps modulo 2^64, as Go's ByteToBase10.
+        assert_eq!(
+            parse_digits(b"99999999999999999999999"),
+            Some(200376420520689663)
+        );
     }
 }

@@ -13,6 +13,7 @@
 //! * `soak`: the seeded `kill -9` campaign under mixed load (`tests/soak.rs`).
 //! * `json_order`: key order of raw JSON objects.
 //! * `fuzz`: seeded byte-stream generators for the live socket fuzzer.
+//! * `netns`: network namespaces on a bridge, partitions and degraded links.
 //! * `poll`: waiting for conditions with deadlines.
 //! * `nsqadmin`: ours and Go's nsqadmin side by side, compared answer by answer.
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
@@ -40,6 +41,7 @@ pub mod http;
 pub mod json_order;
 pub mod ledger;
 pub mod lookupd;
+pub mod netns;
 pub mod nsqadmin;
 pub mod ordered_json;
 pub mod poll;

@@ -53,6 +53,9 @@ pub(crate) struct Session {
     pub(super) take_buf: Vec<Message>,
     /// Messages a take found past the channel's limits (beyond Go; empty when off).
     pub(super) over_buf: Vec<crate::deadletter::Overdue>,
+    /// The largest message frame of the last delivery round: the next round takes only as
+    /// many as fit in `ROUND_BYTES` (see `deliver`). Starts at that size: one message first.
+    pub(super) frame_bytes: usize,
     /// FINs not yet applied to the shared counters `(epoch, count)`: they are applied once
     /// per read (`apply_fins`), not per FIN, so consumers of one channel do not bounce its
     /// counter's cache line between cores for every message.
@@ -91,6 +94,7 @@ impl Session {
             settings,
             take_buf: Vec::new(),
             over_buf: Vec::new(),
+            frame_bytes: crate::tcp::handlers::messages::ROUND_BYTES,
             fin_tally: (0, 0),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             auth: None,

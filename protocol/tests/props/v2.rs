@@ -39,12 +39,16 @@ fn command() -> impl Strategy<Value = Command> {
 }
 
 /// What the server reads for `cmd`: the same, with a REQ timeout clamped to the maximum
-/// as Go nsqd v1.3.0 does.
+/// as Go nsqd v1.3.0 does, on its duration `time.Duration(ms) * time.Millisecond` (an
+/// int64 of nanoseconds that wraps; below 0 is 0).
 fn expected(cmd: &Command, l: &Limits) -> Command {
     match cmd {
         Command::Req { id, timeout_ms } => Command::Req {
             id: *id,
-            timeout_ms: (*timeout_ms).min(l.max_req_timeout_ms),
+            timeout_ms: match (*timeout_ms as i64).wrapping_mul(1_000_000) {
+                ns if ns < 0 => 0,
+                ns => (ns as u64 / 1_000_000).min(l.max_req_timeout_ms),
+            },
         },
         other => other.clone(),
     }

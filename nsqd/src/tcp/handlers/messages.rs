@@ -13,6 +13,12 @@ use tracing::warn;
 
 /// How many messages one delivery round takes from the channel at most.
 const DELIVERY_BATCH: u64 = 256;
+/// How many bytes of message frames one delivery round takes at most, judged by the
+/// largest frame of the round before. Go nsqd v1.3.0 writes one message at a time into
+/// a small buffer, so a client that stops reading holds little more than its socket
+/// buffers; a whole round of large messages (256 of 1 MiB) copied into the output
+/// buffer of such a client would hold far more.
+pub(crate) const ROUND_BYTES: usize = 256 * 1024;
 
 impl Session {
     /// Deliver as many messages as RDY allows and the channel has, flushing whenever the
@@ -26,7 +32,8 @@ impl Session {
             }
             let channel = Arc::clone(&sub.channel);
             self.take_buf.clear();
-            let want = capacity.min(DELIVERY_BATCH) as usize;
+            let by_size = (ROUND_BYTES / self.frame_bytes.max(1)).max(1) as u64;
+            let want = capacity.min(DELIVERY_BATCH).min(by_size) as usize;
             let epoch = channel.take(want, &mut self.take_buf, &mut self.over_buf);
             if self.take_buf.is_empty() && self.over_buf.is_empty() {
                 return Ok(());
@@ -49,6 +56,7 @@ impl Session {
             let now = Instant::now();
             let mut sent = 0u64;
             let mut dropped = 0u64;
+            let mut largest = 0usize;
             let msgs = std::mem::take(&mut self.take_buf);
             {
                 let mut table = crate::lock(&self.client.inflight);
@@ -61,6 +69,7 @@ impl Session {
                     msg.attempts = msg.attempts.wrapping_add(1);
                     let start = self.conn.out.len();
                     frame::put_message(&mut self.conn.out, &msg);
+                    largest = largest.max(self.conn.out.len() - start);
                     if table
                         .insert(msg, now, self.settings.msg_timeout, epoch)
                         .is_err()
@@ -76,6 +85,9 @@ impl Session {
                     }
                     sent += 1;
                 }
+            }
+            if largest > 0 {
+                self.frame_bytes = largest;
             }
             if dropped > 0 {
                 channel.in_flight_done(epoch, dropped);
