@@ -36,6 +36,23 @@ pub struct Family<T> {
     pub value: fn(&T) -> f64,
 }
 
+impl<T> Family<T> {
+    /// One table entry: `value` reads the family's number from a row.
+    pub const fn new(
+        name: &'static str,
+        kind: Kind,
+        help: &'static str,
+        value: fn(&T) -> f64,
+    ) -> Family<T> {
+        Family {
+            name,
+            kind,
+            help,
+            value,
+        }
+    }
+}
+
 /// The text being written. Samples of one family must follow its header, before the next
 /// family starts (the format's rule).
 #[derive(Default)]

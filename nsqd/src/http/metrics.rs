@@ -12,19 +12,7 @@ use httpapi::metrics::{Exposition, Family, Kind};
 use protocol::json::nsqd::{ChannelStats, E2e, TopicStats};
 use std::sync::Arc;
 
-const fn family<T>(
-    name: &'static str,
-    kind: Kind,
-    help: &'static str,
-    value: fn(&T) -> f64,
-) -> Family<T> {
-    Family {
-        name,
-        kind,
-        help,
-        value,
-    }
-}
+use Family as F;
 
 fn flag(b: bool) -> f64 {
     if b {
@@ -48,40 +36,40 @@ struct Node {
 /// Per node, unlabelled.
 #[rustfmt::skip]
 const NODE: &[Family<Node>] = &[
-    family("nsq_uptime_seconds", Kind::Gauge, "Seconds since nsqd started.", |n| n.uptime),
-    family("nsq_connections", Kind::Gauge, "TCP clients connected (consumers and producers).", |n| n.connections as f64),
-    family("nsq_healthy", Kind::Gauge, "1 when nsqd is healthy (/ping answers OK), 0 otherwise.", |n| flag(n.healthy)),
-    family("nsq_topics", Kind::Gauge, "Topics.", |n| n.topics as f64),
-    family("nsq_channels", Kind::Gauge, "Channels of all topics.", |n| n.channels as f64),
-    family("nsq_mem_heap_in_use_bytes", Kind::Gauge, "Memory in use: resident memory, what /stats shows as heap_in_use_bytes.", |n| n.mem_in_use as f64),
-    family("nsq_disk_bad_files_total", Kind::Counter, "Disk-queue data files found corrupt and renamed to .bad since nsqd started (beyond Go).", |n| n.bad_files as f64),
+    F::new("nsq_uptime_seconds", Kind::Gauge, "Seconds since nsqd started.", |n| n.uptime),
+    F::new("nsq_connections", Kind::Gauge, "TCP clients connected (consumers and producers).", |n| n.connections as f64),
+    F::new("nsq_healthy", Kind::Gauge, "1 when nsqd is healthy (/ping answers OK), 0 otherwise.", |n| flag(n.healthy)),
+    F::new("nsq_topics", Kind::Gauge, "Topics.", |n| n.topics as f64),
+    F::new("nsq_channels", Kind::Gauge, "Channels of all topics.", |n| n.channels as f64),
+    F::new("nsq_mem_heap_in_use_bytes", Kind::Gauge, "Memory in use: resident memory, what /stats shows as heap_in_use_bytes.", |n| n.mem_in_use as f64),
+    F::new("nsq_disk_bad_files_total", Kind::Counter, "Disk-queue data files found corrupt and renamed to .bad since nsqd started (beyond Go).", |n| n.bad_files as f64),
 ];
 
 /// Per topic, labelled `topic`.
 #[rustfmt::skip]
 const TOPIC: &[Family<TopicStats>] = &[
-    family("nsq_topic_depth", Kind::Gauge, "Messages queued in the topic (memory and disk), not yet in its channels.", |t| t.depth as f64),
-    family("nsq_topic_backend_depth", Kind::Gauge, "Messages of the topic queued on disk.", |t| t.backend_depth as f64),
-    family("nsq_topic_messages_total", Kind::Counter, "Messages published to the topic.", |t| t.message_count as f64),
-    family("nsq_topic_message_bytes_total", Kind::Counter, "Bytes of message bodies published to the topic.", |t| t.message_bytes as f64),
-    family("nsq_topic_channels", Kind::Gauge, "Channels of the topic.", |t| t.channels.len() as f64),
-    family("nsq_topic_paused", Kind::Gauge, "1 when the topic is paused.", |t| flag(t.paused)),
+    F::new("nsq_topic_depth", Kind::Gauge, "Messages queued in the topic (memory and disk), not yet in its channels.", |t| t.depth as f64),
+    F::new("nsq_topic_backend_depth", Kind::Gauge, "Messages of the topic queued on disk.", |t| t.backend_depth as f64),
+    F::new("nsq_topic_messages_total", Kind::Counter, "Messages published to the topic.", |t| t.message_count as f64),
+    F::new("nsq_topic_message_bytes_total", Kind::Counter, "Bytes of message bodies published to the topic.", |t| t.message_bytes as f64),
+    F::new("nsq_topic_channels", Kind::Gauge, "Channels of the topic.", |t| t.channels.len() as f64),
+    F::new("nsq_topic_paused", Kind::Gauge, "1 when the topic is paused.", |t| flag(t.paused)),
 ];
 
 /// Per channel, labelled `topic` and `channel`.
 #[rustfmt::skip]
 const CHANNEL: &[Family<ChannelStats>] = &[
-    family("nsq_channel_depth", Kind::Gauge, "Messages queued in the channel (memory and disk), not in flight or deferred.", |c| c.depth as f64),
-    family("nsq_channel_backend_depth", Kind::Gauge, "Messages of the channel queued on disk.", |c| c.backend_depth as f64),
-    family("nsq_channel_in_flight", Kind::Gauge, "Messages sent to a client and not yet finished, requeued or timed out.", |c| c.in_flight_count as f64),
-    family("nsq_channel_deferred", Kind::Gauge, "Messages deferred (requeued with a delay, or published with DPUB).", |c| c.deferred_count as f64),
-    family("nsq_channel_messages_total", Kind::Counter, "Messages that entered the channel.", |c| c.message_count as f64),
-    family("nsq_channel_requeued_total", Kind::Counter, "Messages requeued by clients.", |c| c.requeue_count as f64),
-    family("nsq_channel_timed_out_total", Kind::Counter, "Messages whose in-flight timeout expired.", |c| c.timeout_count as f64),
-    family("nsq_channel_clients", Kind::Gauge, "Clients subscribed to the channel.", |c| c.client_count as f64),
-    family("nsq_channel_paused", Kind::Gauge, "1 when the channel is paused.", |c| flag(c.paused)),
-    family("nsq_channel_dead_lettered_total", Kind::Counter, "Messages moved to the dead-letter topic (--max-attempts, --max-msg-age-action=dead; beyond Go).", |c| c.dead_letter_count.unwrap_or(0) as f64),
-    family("nsq_channel_expired_total", Kind::Counter, "Messages past --max-msg-age, never delivered (beyond Go).", |c| c.expired_count.unwrap_or(0) as f64),
+    F::new("nsq_channel_depth", Kind::Gauge, "Messages queued in the channel (memory and disk), not in flight or deferred.", |c| c.depth as f64),
+    F::new("nsq_channel_backend_depth", Kind::Gauge, "Messages of the channel queued on disk.", |c| c.backend_depth as f64),
+    F::new("nsq_channel_in_flight", Kind::Gauge, "Messages sent to a client and not yet finished, requeued or timed out.", |c| c.in_flight_count as f64),
+    F::new("nsq_channel_deferred", Kind::Gauge, "Messages deferred (requeued with a delay, or published with DPUB).", |c| c.deferred_count as f64),
+    F::new("nsq_channel_messages_total", Kind::Counter, "Messages that entered the channel.", |c| c.message_count as f64),
+    F::new("nsq_channel_requeued_total", Kind::Counter, "Messages requeued by clients.", |c| c.requeue_count as f64),
+    F::new("nsq_channel_timed_out_total", Kind::Counter, "Messages whose in-flight timeout expired.", |c| c.timeout_count as f64),
+    F::new("nsq_channel_clients", Kind::Gauge, "Clients subscribed to the channel.", |c| c.client_count as f64),
+    F::new("nsq_channel_paused", Kind::Gauge, "1 when the channel is paused.", |c| flag(c.paused)),
+    F::new("nsq_channel_dead_lettered_total", Kind::Counter, "Messages moved to the dead-letter topic (--max-attempts, --max-msg-age-action=dead; beyond Go).", |c| c.dead_letter_count.unwrap_or(0) as f64),
+    F::new("nsq_channel_expired_total", Kind::Counter, "Messages past --max-msg-age, never delivered (beyond Go).", |c| c.expired_count.unwrap_or(0) as f64),
 ];
 
 const TOPIC_E2E: &str = "nsq_topic_e2e_processing_latency_seconds";

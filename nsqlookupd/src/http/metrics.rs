@@ -24,46 +24,34 @@ struct Entry {
     tombstoned: usize,
 }
 
-const fn family<T>(
-    name: &'static str,
-    kind: Kind,
-    help: &'static str,
-    value: fn(&T) -> f64,
-) -> Family<T> {
-    Family {
-        name,
-        kind,
-        help,
-        value,
-    }
-}
+use Family as F;
 
 /// Per node, unlabelled.
 #[rustfmt::skip]
 const NODE: &[Family<Node>] = &[
-    family("nsq_uptime_seconds", Kind::Gauge, "Seconds since nsqlookupd started.", |n| n.uptime),
-    family("nsq_connections", Kind::Gauge, "TCP connections from nsqd nodes.", |n| n.connections as f64),
-    family("nsq_lookupd_producers", Kind::Gauge, "nsqd nodes registered and alive (as /nodes lists them).", |n| n.producers as f64),
+    F::new("nsq_uptime_seconds", Kind::Gauge, "Seconds since nsqlookupd started.", |n| n.uptime),
+    F::new("nsq_connections", Kind::Gauge, "TCP connections from nsqd nodes.", |n| n.connections as f64),
+    F::new("nsq_lookupd_producers", Kind::Gauge, "nsqd nodes registered and alive (as /nodes lists them).", |n| n.producers as f64),
 ];
 
 /// Per category, labelled `category` (`client`, `topic`, `channel`); the item is the
 /// category's number of registrations.
 #[rustfmt::skip]
 const CATEGORY: &[Family<usize>] = &[
-    family("nsq_lookupd_registrations", Kind::Gauge, "Registrations, with or without producers (as /topics and /channels list them).", |n| *n as f64),
+    F::new("nsq_lookupd_registrations", Kind::Gauge, "Registrations, with or without producers (as /topics and /channels list them).", |n| *n as f64),
 ];
 
 /// Per topic registration, labelled `topic`.
 #[rustfmt::skip]
 const TOPIC: &[Family<Entry>] = &[
-    family("nsq_lookupd_topic_producers", Kind::Gauge, "Alive nsqd nodes that have the topic (tombstoned ones included).", |e| e.producers as f64),
-    family("nsq_lookupd_topic_tombstoned_producers", Kind::Gauge, "Alive nsqd nodes whose producer of the topic is tombstoned.", |e| e.tombstoned as f64),
+    F::new("nsq_lookupd_topic_producers", Kind::Gauge, "Alive nsqd nodes that have the topic (tombstoned ones included).", |e| e.producers as f64),
+    F::new("nsq_lookupd_topic_tombstoned_producers", Kind::Gauge, "Alive nsqd nodes whose producer of the topic is tombstoned.", |e| e.tombstoned as f64),
 ];
 
 /// Per channel registration, labelled `topic` and `channel`.
 #[rustfmt::skip]
 const CHANNEL: &[Family<Entry>] = &[
-    family("nsq_lookupd_channel_producers", Kind::Gauge, "Alive nsqd nodes that have the channel.", |e| e.producers as f64),
+    F::new("nsq_lookupd_channel_producers", Kind::Gauge, "Alive nsqd nodes that have the channel.", |e| e.producers as f64),
 ];
 
 pub(super) async fn metrics(State(ctx): Ctx) -> Response {
