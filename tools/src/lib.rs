@@ -6,6 +6,8 @@
 //! The wire is the `nsq_client` crate's; cluster queries are the `cluster` crate's.
 
 mod cli;
+mod flagtypes;
 mod goconfig;
 mod golog;
+pub mod nsq_stat;
 pub mod to_nsq;

@@ -22,7 +22,7 @@ impl std::fmt::Display for Raw<'_> {
 }
 
 /// A Go duration, signed (go-nsq accepts negative ones), in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct GoDuration(pub(crate) i128);
 
 impl GoDuration {

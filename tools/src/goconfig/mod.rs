@@ -11,7 +11,8 @@
 
 mod coerce;
 
-use coerce::{GoDuration, Raw};
+pub(crate) use coerce::GoDuration;
+use coerce::Raw;
 use nsq_client::{Compression, Tls};
 use options::{OptionValue, SetError};
 use serde_json::Value;
@@ -279,6 +280,11 @@ impl NsqOpts {
             server_name: None,
         })
     }
+}
+
+/// Go's `time.ParseDuration`, negative values included.
+pub(crate) fn parse_duration(text: &str) -> Result<GoDuration, String> {
+    coerce::duration(Raw::Text(text))
 }
 
 fn resolve(addr: &str) -> Result<(), String> {
