@@ -194,7 +194,6 @@ impl Config {
     }
 
     /// go-nsq's exponential backoff: `multiplier * 2^level`.
-    #[allow(dead_code)] // used by the consumer
     pub(crate) fn backoff_duration(&self, level: u32) -> Duration {
         match 1u32.checked_shl(level) {
             Some(factor) => self

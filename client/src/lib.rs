@@ -25,10 +25,12 @@
 
 mod config;
 mod conn;
+mod consumer;
 mod error;
 mod producer;
 
 pub use config::{Compression, Config, Tls};
+pub use consumer::{Consumer, Handler, HandlerError, Message, Stats};
 pub use error::{Error, Result};
 pub use producer::Producer;
-pub use protocol::ErrorCode;
+pub use protocol::{ErrorCode, MessageId};

@@ -47,7 +47,6 @@ pub(crate) struct FrameWriter {
 pub(crate) struct Connected {
     pub reader: FrameReader,
     pub writer: FrameWriter,
-    #[allow(dead_code)] // read by the consumer
     pub negotiated: IdentifyResponse,
 }
 
