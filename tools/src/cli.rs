@@ -72,7 +72,6 @@ pub(crate) fn parse_or_exit<C: Clone>(tool: &str, table: &[Opt<C>], defaults: C)
     }
 }
 
-#[allow(dead_code)] // the consumer tools use it
 /// The consumer tools' rule: `--nsqd-tcp-address` or `--lookupd-http-address`, one kind.
 pub(crate) fn check_sources(nsqd_tcp: &[String], lookupd_http: &[String]) -> Result<(), String> {
     if nsqd_tcp.is_empty() && lookupd_http.is_empty() {
@@ -93,5 +92,17 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
     {
         Ok(r) => r,
         Err(e) => crate::golog::fatal(&format!("failed to start runtime - {e}")),
+    }
+}
+
+/// A client error as go-nsq words it: nsqd's error frame as it is, a refused connection
+/// as Go's dialer says it.
+pub(crate) fn go_error(e: &nsq_client::Error) -> String {
+    match e {
+        nsq_client::Error::Nsqd { text, .. } => text.clone(),
+        nsq_client::Error::Connect { addr, reason } if reason.contains("Connection refused") => {
+            format!("dial tcp {addr}: connect: connection refused")
+        }
+        other => other.to_string(),
     }
 }

@@ -106,7 +106,9 @@ async fn publish_all(
         chunk.pop();
         if !chunk.is_empty() {
             for p in producers {
-                p.publish(topic, &chunk).await.map_err(|e| go_error(&e))?;
+                p.publish(topic, &chunk)
+                    .await
+                    .map_err(|e| cli::go_error(&e))?;
             }
         }
         if let Some(t) = &throttle {
@@ -155,18 +157,6 @@ impl Throttle {
 
     fn spent(&self) {
         self.balance.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A publish error as go-nsq words it: nsqd's error frame as it is, a refused connection
-/// as Go's dialer says it.
-pub(crate) fn go_error(e: &nsq_client::Error) -> String {
-    match e {
-        nsq_client::Error::Nsqd { text, .. } => text.clone(),
-        nsq_client::Error::Connect { addr, reason } if reason.contains("Connection refused") => {
-            format!("dial tcp {addr}: connect: connection refused")
-        }
-        other => other.to_string(),
     }
 }
 
