@@ -64,7 +64,7 @@ browser: build
 
 ## The reference Go daemons and nsqadmin (v1.3.0), for interchange tests, API comparisons
 ## and side-by-side benchmarks.
-reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin
+reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin $(REF_BIN)/nsq_tail
 
 $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
@@ -72,6 +72,11 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 
 $(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
+
+## The Go tools, side by side with ours in tests/tests/tools_*.rs.
+$(REF_BIN)/nsq_tail: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && for t in nsq_tail to_nsq nsq_stat nsq_to_file nsq_to_http nsq_to_nsq; do \
+	  go build -o bin/$$t github.com/nsqio/nsq/apps/$$t || exit 1; done
 
 ## Client libraries the compat tests use (pinned).
 deps:
