@@ -16,6 +16,7 @@
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
 //! * `ordered_json`: JSON with object keys in written order.
 //! * `cluster`: lookupds and nsqd nodes for the nsqadmin tests.
+//! * `tools`: the command-line tools, ours and Go's, run side by side.
 //! * `fake_http`: a notification listener, misbehaving fake nsqd nodes and a scripted
 //!   server that records requests (a fake graphite).
 //!
@@ -41,3 +42,4 @@ pub mod nsqadmin;
 pub mod ordered_json;
 pub mod poll;
 pub mod publish;
+pub mod tools;
