@@ -218,3 +218,44 @@ fn sigterm_mid_stream() {
         assert_eq!(status.code(), Some(0), "{label}: {}", p.stderr());
     }
 }
+
+/// `--n` below `--max-in-flight` lowers the RDY count to it, `--consumer-opt` reaches
+/// IDENTIFY (snappy here, deflate for to_nsq), and the user agent names the tool: the
+/// client as our nsqd's `/stats` shows it, for ours and Go's.
+#[test]
+fn n_lowers_rdy_and_options_reach_identify() {
+    let dir = TempDir::new("tools-rdy");
+    let nsqd = Nsqd::start(&nsqd_bin(), dir.path(), &["--max-rdy-count=2500"]);
+    let (tcp, web) = (nsqd.tcp_addr(), nsqd.http_addr());
+    for (label, bin) in both("nsq_tail") {
+        let topic = format!("n-{label}");
+        let args: Vec<String> = vec![
+            format!("--topic={topic}"),
+            "--channel=c".into(),
+            "--n=3".into(),
+            "--consumer-opt=snappy,true".into(),
+            format!("--nsqd-tcp-address={tcp}"),
+        ];
+        let mut tail = Running::start(&bin, &args);
+        let client = wait_for(&format!("{label} tail with RDY 3"), LIMIT, || {
+            let c = http::channel_stats(web, &topic, "c")
+                .and_then(|c| c["clients"].as_array().and_then(|a| a.first().cloned()));
+            let rdy = c.as_ref().and_then(|c| c["ready_count"].as_u64());
+            (rdy == Some(3), c)
+        });
+        let client = client.expect("client");
+        assert_eq!(client["snappy"], true, "{label}: {client}");
+        let ua = client["user_agent"].as_str().unwrap_or_default();
+        assert!(ua.starts_with("nsq_tail/1.3.0 "), "{label}: {ua}");
+        let to_nsq = ours("to_nsq");
+        publish(
+            &to_nsq,
+            tcp,
+            &topic,
+            &["--producer-opt=deflate"],
+            b"1\n2\n3\n4\n",
+        );
+        assert_eq!(tail.wait().code(), Some(0), "{label}");
+        assert_eq!(tail.stdout(), "1\n2\n3\n", "{label}");
+    }
+}
