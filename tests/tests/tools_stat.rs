@@ -2,14 +2,19 @@
 //! after known traffic (no traffic while they run, so the rates are 0 for both), found
 //! through nsqd `/stats` (our nsqd and Go's) and through nsqlookupd `/lookup` over two
 //! nodes (the channel summed); a missing channel, an unknown topic and an unreachable
-//! upstream are fatal with the same log line and exit status.
+//! upstream are fatal with the same log line and exit status. The rate columns: traffic
+//! published between a run's first round and its second, seen by ours and Go's alike.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use nsq_tests::cluster::Cluster;
 use nsq_tests::harness::{go_nsqd_bin, nsqd_bin, Nsqd, TempDir};
 use nsq_tests::http;
-use nsq_tests::tools::{both, closed_port, run_args, Run};
+use nsq_tests::tools::{both, closed_port, run_args, Run, Running};
+
+/// Failure bound for a run to print.
+const LIMIT: Duration = Duration::from_secs(30);
 
 const HEADER: &str = "------rate------+----------------depth----------------+--------------metadata---------------\n\
                       ingress  egress |   total     mem    disk inflt   def |     req     t-o         msgs clients\n";
@@ -109,5 +114,40 @@ fn unreachable_upstream() {
         let r = same(&["--topic=t", "--channel=c", &format!("{flag}={dead}")]);
         assert_eq!(r.code(), Some(1));
         assert!(r.log().contains("connect: connection refused"), "{r:?}");
+    }
+}
+
+/// Both tools run at once; 10 messages are published after both took their first round
+/// (their header is out), well inside the interval, so both rows see the same change:
+/// 10 in over 3 s (3/s as Go truncates), none out.
+#[test]
+fn rates_over_the_interval() {
+    let dir = TempDir::new("tools-stat-rate");
+    let nsqd = Nsqd::start(&nsqd_bin(), dir.path(), &[]);
+    let web = nsqd.http_addr();
+    http::post_ok(web, "/topic/create?topic=rate");
+    http::post_ok(web, "/channel/create?topic=rate&channel=c");
+    let args: Vec<String> = vec![
+        "--topic=rate".into(),
+        "--channel=c".into(),
+        format!("--nsqd-http-address={web}"),
+        "--interval=3s".into(),
+        "--count=1".into(),
+    ];
+    let mut runs: Vec<(&str, Running)> = both("nsq_stat")
+        .into_iter()
+        .map(|(label, bin)| (label, Running::start(&bin, &args)))
+        .collect();
+    for (_, r) in &runs {
+        r.wait_lines(2, LIMIT);
+    }
+    for i in 0..10 {
+        let r = http::post(web, "/pub?topic=rate", format!("m{i}").as_bytes());
+        assert_eq!(r.status, 200);
+    }
+    let row = "      3       0 |      10      10       0     0     0 |       0       0           10       0\n";
+    for (label, r) in &mut runs {
+        assert_eq!(r.wait().code(), Some(0), "{label}");
+        assert_eq!(r.stdout(), format!("{HEADER}{row}"), "{label}");
     }
 }
