@@ -105,6 +105,10 @@ fn startup_checks_are_gos() {
         ("nsq_tail", &["--topic=t"]),
         ("nsq_tail", &["--nsqd-tcp-address=127.0.0.1:1"]),
         (
+            "to_nsq",
+            &["--topic=t", "--producer-opt=heartbeat_interval,2m"],
+        ),
+        (
             "nsq_tail",
             &[
                 "--topic=t",
@@ -160,5 +164,28 @@ fn startup_checks_are_gos() {
         let r = same_log(tool, args);
         assert_eq!(r.code(), Some(1), "{tool} {args:?}: {r:?}");
         assert_eq!(r.log().lines().count(), 1, "{tool} {args:?}: {r:?}");
+    }
+}
+
+/// go-nsq's `NewConsumer` checks, after nsq_tail's "Adding consumer" line.
+#[test]
+fn consumer_checks_are_gos() {
+    let cases: &[&[&str]] = &[
+        &["--topic=bad!", "--nsqd-tcp-address=127.0.0.1:1"],
+        &[
+            "--topic=ok",
+            "--channel=b!",
+            "--nsqd-tcp-address=127.0.0.1:1",
+        ],
+        &[
+            "--topic=ok",
+            "--consumer-opt=heartbeat_interval,2m",
+            "--nsqd-tcp-address=127.0.0.1:1",
+        ],
+    ];
+    for args in cases {
+        let r = same_log("nsq_tail", args);
+        assert_eq!(r.code(), Some(1), "{args:?}: {r:?}");
+        assert_eq!(r.log().lines().count(), 2, "{args:?}: {r:?}");
     }
 }

@@ -106,3 +106,41 @@ pub(crate) fn go_error(e: &nsq_client::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// go-nsq's `NewConsumer`, with its error texts for bad names.
+pub(crate) fn new_consumer(
+    topic: &str,
+    channel: &str,
+    config: nsq_client::Config,
+) -> Result<nsq_client::Consumer, String> {
+    if !protocol::names::is_valid(topic.as_bytes()) {
+        return Err("invalid topic name".into());
+    }
+    if !protocol::names::is_valid(channel.as_bytes()) {
+        return Err("invalid channel name".into());
+    }
+    nsq_client::Consumer::new(topic, channel, config).map_err(|e| go_error(&e))
+}
+
+/// Go's `consumer.ConnectToNSQDs(nsqd)` then `ConnectToNSQLookupds(lookupd)`: a refused
+/// nsqd is an error (the tools' `log.Fatal`); an unreachable nsqlookupd is only logged
+/// and polled again, as go-nsq does.
+pub(crate) async fn connect(
+    consumer: &nsq_client::Consumer,
+    nsqd_tcp: &[String],
+    lookupd_http: &[String],
+) -> Result<(), String> {
+    for addr in nsqd_tcp {
+        consumer
+            .connect_to_nsqd(addr)
+            .await
+            .map_err(|e| go_error(&e))?;
+    }
+    for addr in lookupd_http {
+        consumer
+            .connect_to_nsqlookupd(addr)
+            .await
+            .map_err(|e| go_error(&e))?;
+    }
+    Ok(())
+}

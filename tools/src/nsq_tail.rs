@@ -7,7 +7,7 @@
 use crate::cli;
 use crate::goconfig::NsqOpts;
 use crate::golog;
-use nsq_client::{Consumer, HandlerError, Message};
+use nsq_client::{HandlerError, Message};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -107,13 +107,18 @@ pub fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let shutdown = daemon::signals::shutdown_token().map_err(|e| e.to_string())?;
-    let mut client = config.consumer_opts.client_config(&cli::user_agent(TOOL))?;
-    client.max_in_flight = u64::try_from(config.max_in_flight).unwrap_or(0);
+    // Checked when the first consumer is made, after its "Adding consumer" line, as Go.
+    let client = config
+        .consumer_opts
+        .client_config(&cli::user_agent(TOOL))
+        .map(|mut c| {
+            c.max_in_flight = u64::try_from(config.max_in_flight).unwrap_or(0);
+            c
+        });
     let mut consumers = Vec::new();
     for topic in &config.topics {
         golog::printf(&format!("Adding consumer for topic: {topic}"));
-        let consumer =
-            Consumer::new(topic, &config.channel, client.clone()).map_err(|e| cli::go_error(&e))?;
+        let consumer = cli::new_consumer(topic, &config.channel, client.clone()?)?;
         let tail = Arc::new(Tail {
             topic: topic.clone(),
             print_topic: config.print_topic,
@@ -127,18 +132,12 @@ async fn run(config: Config) -> Result<(), String> {
             },
             1,
         );
-        for addr in &config.nsqd_tcp_addresses {
-            consumer
-                .connect_to_nsqd(addr)
-                .await
-                .map_err(|e| cli::go_error(&e))?;
-        }
-        for addr in &config.lookupd_http_addresses {
-            consumer
-                .connect_to_nsqlookupd(addr)
-                .await
-                .map_err(|e| cli::go_error(&e))?;
-        }
+        cli::connect(
+            &consumer,
+            &config.nsqd_tcp_addresses,
+            &config.lookupd_http_addresses,
+        )
+        .await?;
         consumers.push(consumer);
     }
     shutdown.cancelled().await;

@@ -42,15 +42,18 @@ pub fn main() -> ExitCode {
     let &[delimiter] = config.delimiter.as_bytes() else {
         golog::fatal("--delimiter must be a single byte");
     };
-    let client_config = match config.producer_opts.client_config(&cli::user_agent(TOOL)) {
-        Ok(c) => c,
-        Err(e) => golog::fatal(&format!("failed to create nsq.Producer - {e}")),
-    };
-    // Go keeps the producers in a map by address: a repeated address publishes once.
+    // Go checks the options when it makes the first producer, so only with an address.
     let mut producers: Vec<Producer> = Vec::new();
-    for addr in &config.nsqd_tcp_addresses {
-        if !producers.iter().any(|p| p.addr() == addr) {
-            producers.push(Producer::new(addr.clone(), client_config.clone()));
+    if !config.nsqd_tcp_addresses.is_empty() {
+        let client_config = match config.producer_opts.client_config(&cli::user_agent(TOOL)) {
+            Ok(c) => c,
+            Err(e) => golog::fatal(&format!("failed to create nsq.Producer - {e}")),
+        };
+        // Go keeps the producers in a map by address: a repeated address publishes once.
+        for addr in &config.nsqd_tcp_addresses {
+            if !producers.iter().any(|p| p.addr() == addr) {
+                producers.push(Producer::new(addr.clone(), client_config.clone()));
+            }
         }
     }
     if producers.is_empty() {
