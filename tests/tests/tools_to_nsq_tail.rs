@@ -3,12 +3,13 @@
 //! quirks (each chunk's last byte dropped, empty chunks skipped) seen by both; the same
 //! lines from the same input; an unreachable nsqd at start (the same last log line and
 //! exit status); SIGTERM mid-stream (exit 0, every message tailed FINed, every line
-//! piped in published).
+//! piped in published); discovery through nsqlookupd.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use nsq_tests::cluster::Cluster;
 use nsq_tests::harness::{go_nsqd_bin, nsqd_bin, Nsqd, TempDir};
 use nsq_tests::http;
 use nsq_tests::poll::wait_for;
@@ -257,5 +258,21 @@ fn n_lowers_rdy_and_options_reach_identify() {
         );
         assert_eq!(tail.wait().code(), Some(0), "{label}");
         assert_eq!(tail.stdout(), "1\n2\n3\n", "{label}");
+    }
+}
+
+/// Discovery: nsq_tail (ours and Go's) finds the nsqd of its topic through nsqlookupd.
+#[test]
+fn tail_through_nsqlookupd() {
+    let cluster = Cluster::start(1, 1);
+    let lookupd = format!("--lookupd-http-address={}", cluster.lookupd_http(0));
+    for (label, bin) in both("nsq_tail") {
+        let topic = format!("lk-{label}");
+        cluster.publish(0, &topic, &["one", "two", "three"]);
+        cluster.wait_lookup(&topic, 1, &[]);
+        let t = format!("--topic={topic}");
+        let r = run_args(&bin, "nsq_tail", &[&t, &lookupd, "--n=3"], b"");
+        assert_eq!(r.code(), Some(0), "{label}: {r:?}");
+        assert_eq!(r.stdout, "one\ntwo\nthree\n", "{label}");
     }
 }
