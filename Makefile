@@ -11,7 +11,7 @@ DATA     ?= $(CURDIR)/data
 TARGET   ?= x86_64-unknown-linux-gnu
 # Where `dist` puts its binaries: cargo's target dir (honours CARGO_TARGET_DIR) per triple.
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
-DIST_BINS := nsqd nsqlookupd nsqadmin
+DIST_BINS := nsqd nsqlookupd nsqadmin to_nsq nsq_stat nsq_tail
 
 .PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean soak
 
@@ -75,9 +75,7 @@ browser: build
 
 ## The reference Go daemons, nsqadmin and tools (v1.3.0), for interchange tests, API comparisons
 ## and side-by-side benchmarks.
-REF_TOOLS := nsq_stat nsq_tail nsq_to_file nsq_to_http nsq_to_nsq to_nsq
-
-reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin $(REF_BIN)/to_nsq
+reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin $(REF_BIN)/nsq_tail
 
 $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
@@ -86,9 +84,10 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 $(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
 
-## The six Go tools, for the tools' side-by-side tests (built together: one rule, to_nsq last).
-$(REF_BIN)/to_nsq: tests/reference/go.mod tests/reference/go.sum
-	cd tests/reference && for t in $(REF_TOOLS); do go build -o bin/$$t github.com/nsqio/nsq/apps/$$t || exit 1; done
+## The Go tools, side by side with ours in tests/tests/tools_*.rs.
+$(REF_BIN)/nsq_tail: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && for t in nsq_tail to_nsq nsq_stat nsq_to_file nsq_to_http nsq_to_nsq; do \
+	  go build -o bin/$$t github.com/nsqio/nsq/apps/$$t || exit 1; done
 
 ## Client libraries the compat tests use (pinned).
 deps:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke test for a release binary from `make dist` (nsqd, nsqlookupd or nsqadmin): ldd must call it
+# Smoke test for a release binary from `make dist` (nsqd, nsqlookupd, nsqadmin or a tool): ldd must call it
 # static, `--version` must print the version line, and the daemon must bind 127.0.0.1:0,
 # answer GET /ping with OK and exit 0 on SIGTERM. Usage: tests/dist-check.sh path/to/bin
 set -euo pipefail
@@ -14,6 +14,20 @@ fail() { echo "dist-check: $bin: $*" >&2; exit 1; }
 ldd_out=$(ldd "$bin" 2>&1 || true)
 grep -Eq "not a dynamic executable|statically linked" <<<"$ldd_out" \
     || fail "not statically linked; ldd says: $ldd_out"
+
+# The tools (no listener): usage on -h, and Go's `<tool> v1.3.0` where Go has --version.
+case "$name" in
+    nsq_*|to_nsq)
+        usage=$("$bin" -h 2>&1) || fail "-h exited non-zero"
+        grep -q "^Usage of $bin:" <<<"$usage" || fail "-h printed: $usage"
+        if grep -q '^  -version$' <<<"$usage"; then
+            version=$("$bin" --version) || fail "--version exited non-zero"
+            [ "$version" = "$name v1.3.0" ] || fail "--version printed: $version"
+        fi
+        echo "dist-check: $bin: static, usage OK"
+        exit 0
+        ;;
+esac
 
 version=$("$bin" --version) || fail "--version exited non-zero"
 grep -Eq "^$name v1\.3\.0 \(built w/[a-z0-9.-]+\)\$" <<<"$version" \

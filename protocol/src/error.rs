@@ -52,6 +52,34 @@ impl ErrorCode {
         }
     }
 
+    /// The code a client reads at the start of an error frame (`E_INVALID ...`); `None`
+    /// for text no nsqd sends.
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        const ALL: [ErrorCode; 19] = [
+            ErrorCode::Invalid,
+            ErrorCode::BadProtocol,
+            ErrorCode::BadBody,
+            ErrorCode::BadTopic,
+            ErrorCode::BadChannel,
+            ErrorCode::BadMessage,
+            ErrorCode::PubFailed,
+            ErrorCode::MpubFailed,
+            ErrorCode::DpubFailed,
+            ErrorCode::FinFailed,
+            ErrorCode::ReqFailed,
+            ErrorCode::TouchFailed,
+            ErrorCode::IdentifyFailed,
+            ErrorCode::SubFailed,
+            ErrorCode::AuthFailed,
+            ErrorCode::AuthFirst,
+            ErrorCode::AuthDisabled,
+            ErrorCode::AuthError,
+            ErrorCode::Unauthorized,
+        ];
+        let code = text.split(' ').next().unwrap_or_default();
+        ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
     /// Only FIN/REQ/TOUCH failures leave the connection open (checked against v1.3.0).
     pub fn is_fatal(self) -> bool {
         !matches!(
@@ -147,6 +175,20 @@ mod tests {
         assert!(ErrorCode::Invalid.is_fatal());
         assert!(ErrorCode::BadBody.is_fatal());
         assert!(ErrorCode::Unauthorized.is_fatal());
+    }
+
+    #[test]
+    fn codes_parse_back_from_error_frames() {
+        assert_eq!(
+            ErrorCode::parse("E_PUB_FAILED topic is exiting"),
+            Some(ErrorCode::PubFailed)
+        );
+        assert_eq!(
+            ErrorCode::parse("E_BAD_PROTOCOL"),
+            Some(ErrorCode::BadProtocol)
+        );
+        assert_eq!(ErrorCode::parse("E_NOPE x"), None);
+        assert_eq!(ErrorCode::parse(""), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //go:build tools
 
-// Package nsqreference pins the reference Go NSQ v1.3.0 daemons, nsqadmin and the six tools that the
-// tests compare our binaries against (data-dir interchange, benchmarks, tool side-by-sides). They are built into ./bin by
+// Package nsqreference pins the reference Go NSQ v1.3.0 daemons, nsqadmin and the six tools that
+// the tests compare our binaries against (data-dir interchange, benchmarks, tool side-by-sides).
+// They are built into ./bin by
 // `make reference`; nothing of ours links against them.
 package nsqreference
 

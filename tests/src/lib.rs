@@ -19,6 +19,7 @@
 //! * `admin_norm`: what those comparisons ignore or reorder, and why.
 //! * `ordered_json`: JSON with object keys in written order.
 //! * `cluster`: lookupds and nsqd nodes for the nsqadmin tests.
+//! * `tools`: the command-line tools, ours and Go's, run side by side.
 //! * `fake_http`: a notification listener, misbehaving fake nsqd nodes and a scripted
 //!   server that records requests (a fake graphite).
 //!
@@ -47,3 +48,4 @@ pub mod ordered_json;
 pub mod poll;
 pub mod publish;
 pub mod soak;
+pub mod tools;

@@ -1,0 +1,5 @@
+//! The `nsq_stat` binary: see `nsq_tools::nsq_stat`.
+
+fn main() -> std::process::ExitCode {
+    nsq_tools::nsq_stat::main()
+}
