@@ -64,7 +64,7 @@ browser: build
 
 ## The reference Go daemons and nsqadmin (v1.3.0), for interchange tests, API comparisons
 ## and side-by-side benchmarks.
-reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin
+reference: $(REF_BIN)/nsqd $(REF_BIN)/nsqadmin $(REF_BIN)/nsq_tail
 
 $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
@@ -72,6 +72,11 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 
 $(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
+
+## The Go tools the tools' tests run beside ours.
+$(REF_BIN)/nsq_tail: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && go build -o bin/nsq_tail github.com/nsqio/nsq/apps/nsq_tail
+	cd tests/reference && go build -o bin/to_nsq github.com/nsqio/nsq/apps/to_nsq
 
 ## Client libraries the compat tests use (pinned).
 deps:

@@ -21,7 +21,10 @@ pub fn log_line(message: &str) -> String {
 
 /// Go's `log.Printf` (one newline at the end, whether or not `message` has one).
 pub fn log(message: &str) {
-    eprintln!("{}", log_line(message.strip_suffix('\n').unwrap_or(message)));
+    eprintln!(
+        "{}",
+        log_line(message.strip_suffix('\n').unwrap_or(message))
+    );
 }
 
 /// The client's log lines (connections, backoff) on stderr at info level.
