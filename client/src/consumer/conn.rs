@@ -162,6 +162,9 @@ async fn write_loop(
         buf.clear();
         let mut close = false;
         let mut next = Some(first);
+        // Once: let the handlers run before writing, so FINs go out in batches rather
+        // than one write each.
+        let mut yielded = false;
         while let Some(cmd) = next.take() {
             if matches!(cmd, Cmd::Close) {
                 close = true;
@@ -170,6 +173,11 @@ async fn write_loop(
             encode_cmd(&cmd, &mut buf);
             if buf.len() < 64 * 1024 {
                 next = rx.try_recv().ok();
+                if next.is_none() && !yielded {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    next = rx.try_recv().ok();
+                }
             }
         }
         if !buf.is_empty() {
