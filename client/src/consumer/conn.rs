@@ -187,7 +187,11 @@ async fn write_loop(
             }
         }
         if close {
-            break;
+            // Half-close: nsqd reads every FIN/REQ sent before it sees the end and closes
+            // its side, which ends the reader; so a stopped consumer's answers are all
+            // applied when `stop` returns.
+            w.shutdown().await;
+            return;
         }
     }
     w.shutdown().await;
