@@ -74,7 +74,7 @@ fn auth(bin: &Path) {
         .expect("authorized SUB");
     ledger.wait_distinct(1, DRAIN);
     rt.block_on(consumer.stop());
-    assert_eq!(ledger.snapshot().get(&b"hello".to_vec()), Some(&1));
+    assert_eq!(ledger.snapshot().get(b"hello".as_slice()), Some(&1));
 }
 
 #[test]
