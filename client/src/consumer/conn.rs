@@ -76,31 +76,26 @@ pub(crate) async fn open(inner: &Arc<Inner>, addr: &str) -> Result<Arc<ConnHandl
     let mut sub = BytesMut::new();
     encode::put_sub(&mut sub, &inner.topic, &inner.channel);
     writer.write(&sub).await?;
-    let subscribed = tokio::time::timeout(
-        inner.config.dial_timeout.max(Duration::from_secs(5)),
-        async {
-            loop {
-                match reader.next().await? {
-                    Frame::Response(d) if &d[..] == HEARTBEAT => {
-                        let mut nop = BytesMut::new();
-                        encode::put_nop(&mut nop);
-                        writer.write(&nop).await?;
-                    }
-                    Frame::Response(d) if &d[..] == OK => return Ok(()),
-                    Frame::Response(d) => {
-                        return Err(Error::Protocol(format!(
-                            "SUB: unexpected response {:?}",
-                            String::from_utf8_lossy(&d)
-                        )))
-                    }
-                    Frame::Error(d) => return Err(Error::from_frame(&d)),
-                    Frame::Message(_) => {
-                        return Err(Error::Protocol("SUB: message before OK".into()))
-                    }
+    let subscribed = tokio::time::timeout(inner.config.read_timeout, async {
+        loop {
+            match reader.next().await? {
+                Frame::Response(d) if &d[..] == HEARTBEAT => {
+                    let mut nop = BytesMut::new();
+                    encode::put_nop(&mut nop);
+                    writer.write(&nop).await?;
                 }
+                Frame::Response(d) if &d[..] == OK => return Ok(()),
+                Frame::Response(d) => {
+                    return Err(Error::Protocol(format!(
+                        "SUB: unexpected response {:?}",
+                        String::from_utf8_lossy(&d)
+                    )))
+                }
+                Frame::Error(d) => return Err(Error::from_frame(&d)),
+                Frame::Message(_) => return Err(Error::Protocol("SUB: message before OK".into())),
             }
-        },
-    )
+        }
+    })
     .await;
     match subscribed {
         Err(_) => return Err(Error::connect(addr, "SUB timed out")),
