@@ -79,7 +79,8 @@ pub struct Config {
     pub compression: Compression,
     /// Sent with AUTH when nsqd says auth is required.
     pub auth_secret: Option<String>,
-    /// Connecting, the handshake included (default 1 s, as go-nsq's `DialTimeout`).
+    /// Connecting (default 1 s, as go-nsq's `DialTimeout`); the handshake after it is
+    /// bounded by `read_timeout`.
     pub dial_timeout: Duration,
     /// A connection with nothing read for this long is dead (default 60 s, go-nsq's
     /// `ReadTimeout`); must exceed the heartbeat interval.

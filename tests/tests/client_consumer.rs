@@ -108,7 +108,7 @@ fn rdy_spread(bin: &Path) {
             .expect("connect");
     }
     assert_eq!(consumer.stats().connections, 3);
-    // Never more than max-in-flight RDY in total, as nsqd sees it.
+    // RDY in total, as nsqd sees it.
     let rdy_total = || -> u64 {
         nodes
             .iter()
@@ -126,7 +126,10 @@ fn rdy_spread(bin: &Path) {
         let d = ledger.distinct();
         (d == sent.len(), d)
     });
-    assert!(max_seen <= 2, "RDY total {max_seen} > max_in_flight 2");
+    // The client never sets more than max-in-flight in total, but nsqd A may apply a
+    // RDY 0 after nsqd B applied the RDY 1 that replaces it, and the three /stats are
+    // read one after the other: at most one connection's worth of overlap is seen.
+    assert!(max_seen <= 3, "RDY total {max_seen} > max_in_flight 2 + 1");
     rt.block_on(consumer.stop());
     for n in &nodes {
         let ch = channel(n.http_addr(), "spread", "ch");

@@ -208,19 +208,21 @@ impl Handshake {
     }
 }
 
-/// Connects to `addr` and completes the handshake within `config.dial_timeout`.
+/// Connects to `addr` within `config.dial_timeout` and completes the handshake within
+/// `config.read_timeout` (as go-nsq bounds the dial and then each read).
 pub(crate) async fn connect(addr: &str, config: &Config) -> Result<Connected> {
-    match timeout(config.dial_timeout, handshake(addr, config)).await {
-        Err(_) => Err(Error::connect(addr, "timed out")),
+    let tcp = match timeout(config.dial_timeout, TcpStream::connect(addr)).await {
+        Err(_) => return Err(Error::connect(addr, "dial timed out")),
+        Ok(r) => r.map_err(|e| Error::connect(addr, e))?,
+    };
+    tcp.set_nodelay(true).map_err(|e| Error::connect(addr, e))?;
+    match timeout(config.read_timeout, handshake(tcp, addr, config)).await {
+        Err(_) => Err(Error::connect(addr, "handshake timed out")),
         Ok(r) => r,
     }
 }
 
-async fn handshake(addr: &str, config: &Config) -> Result<Connected> {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| Error::connect(addr, e))?;
-    tcp.set_nodelay(true).map_err(|e| Error::connect(addr, e))?;
+async fn handshake(tcp: TcpStream, addr: &str, config: &Config) -> Result<Connected> {
     let mut hs = Handshake {
         io: Transport::Plain(tcp),
         plain: BytesMut::with_capacity(4096),

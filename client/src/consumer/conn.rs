@@ -76,31 +76,26 @@ pub(crate) async fn open(inner: &Arc<Inner>, addr: &str) -> Result<Arc<ConnHandl
     let mut sub = BytesMut::new();
     encode::put_sub(&mut sub, &inner.topic, &inner.channel);
     writer.write(&sub).await?;
-    let subscribed = tokio::time::timeout(
-        inner.config.dial_timeout.max(Duration::from_secs(5)),
-        async {
-            loop {
-                match reader.next().await? {
-                    Frame::Response(d) if &d[..] == HEARTBEAT => {
-                        let mut nop = BytesMut::new();
-                        encode::put_nop(&mut nop);
-                        writer.write(&nop).await?;
-                    }
-                    Frame::Response(d) if &d[..] == OK => return Ok(()),
-                    Frame::Response(d) => {
-                        return Err(Error::Protocol(format!(
-                            "SUB: unexpected response {:?}",
-                            String::from_utf8_lossy(&d)
-                        )))
-                    }
-                    Frame::Error(d) => return Err(Error::from_frame(&d)),
-                    Frame::Message(_) => {
-                        return Err(Error::Protocol("SUB: message before OK".into()))
-                    }
+    let subscribed = tokio::time::timeout(inner.config.read_timeout, async {
+        loop {
+            match reader.next().await? {
+                Frame::Response(d) if &d[..] == HEARTBEAT => {
+                    let mut nop = BytesMut::new();
+                    encode::put_nop(&mut nop);
+                    writer.write(&nop).await?;
                 }
+                Frame::Response(d) if &d[..] == OK => return Ok(()),
+                Frame::Response(d) => {
+                    return Err(Error::Protocol(format!(
+                        "SUB: unexpected response {:?}",
+                        String::from_utf8_lossy(&d)
+                    )))
+                }
+                Frame::Error(d) => return Err(Error::from_frame(&d)),
+                Frame::Message(_) => return Err(Error::Protocol("SUB: message before OK".into())),
             }
-        },
-    )
+        }
+    })
     .await;
     match subscribed {
         Err(_) => return Err(Error::connect(addr, "SUB timed out")),
@@ -162,6 +157,9 @@ async fn write_loop(
         buf.clear();
         let mut close = false;
         let mut next = Some(first);
+        // Once: let the handlers run before writing, so FINs go out in batches rather
+        // than one write each.
+        let mut yielded = false;
         while let Some(cmd) = next.take() {
             if matches!(cmd, Cmd::Close) {
                 close = true;
@@ -170,6 +168,11 @@ async fn write_loop(
             encode_cmd(&cmd, &mut buf);
             if buf.len() < 64 * 1024 {
                 next = rx.try_recv().ok();
+                if next.is_none() && !yielded {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    next = rx.try_recv().ok();
+                }
             }
         }
         if !buf.is_empty() {
@@ -179,7 +182,11 @@ async fn write_loop(
             }
         }
         if close {
-            break;
+            // Half-close: nsqd reads every FIN/REQ sent before it sees the end and closes
+            // its side, which ends the reader; so a stopped consumer's answers are all
+            // applied when `stop` returns.
+            w.shutdown().await;
+            return;
         }
     }
     w.shutdown().await;

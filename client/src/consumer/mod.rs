@@ -166,7 +166,8 @@ impl Consumer {
 
     /// Stops cleanly: every connection gets RDY 0 and CLS (nsqd then sends nothing
     /// more), the messages already delivered are handled and answered, each connection
-    /// closes once it has none in flight, and the handler tasks end. After
+    /// is closed once it has none in flight (after nsqd has read every answer), and the
+    /// handler tasks end. A consumer dropped without `stop` keeps running. After
     /// `config.stop_timeout` the connections are closed anyway (nsqd requeues what is
     /// still in flight). Returns when all of that is done.
     pub async fn stop(&self) {
