@@ -10,4 +10,5 @@ mod flagtypes;
 mod goconfig;
 mod golog;
 pub mod nsq_stat;
+pub mod nsq_to_file;
 pub mod to_nsq;
