@@ -12,6 +12,7 @@ TARGET   ?= x86_64-unknown-linux-gnu
 # Where `dist` puts its binaries: cargo's target dir (honours CARGO_TARGET_DIR) per triple.
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
 DIST_BINS := nsqd nsqlookupd nsqadmin to_nsq nsq_stat
+DIST_BINS += nsq_to_file
 
 .PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean
 
@@ -72,6 +73,11 @@ $(REF_BIN)/nsqd: tests/reference/go.mod tests/reference/go.sum
 
 $(REF_BIN)/nsqadmin: tests/reference/go.mod tests/reference/go.sum
 	cd tests/reference && go build -o bin/nsqadmin github.com/nsqio/nsq/apps/nsqadmin
+
+# Go's nsq_to_file, run beside ours in tests/tests/tools_nsq_to_file.rs.
+reference: $(REF_BIN)/nsq_to_file
+$(REF_BIN)/nsq_to_file: tests/reference/go.mod tests/reference/go.sum
+	cd tests/reference && go build -o bin/nsq_to_file github.com/nsqio/nsq/apps/nsq_to_file
 
 ## Client libraries the compat tests use (pinned).
 deps:
