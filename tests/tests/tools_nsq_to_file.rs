@@ -58,7 +58,11 @@ fn bodies(prefix: &str, n: usize) -> Vec<String> {
 
 fn publish(addr: SocketAddr, topic: &str, bodies: &[String]) {
     for chunk in bodies.chunks(200) {
-        let r = http::post(addr, &format!("/mpub?topic={topic}"), chunk.join("\n").as_bytes());
+        let r = http::post(
+            addr,
+            &format!("/mpub?topic={topic}"),
+            chunk.join("\n").as_bytes(),
+        );
         assert_eq!(r.status, 200, "mpub: {}", r.text());
     }
 }
@@ -66,7 +70,11 @@ fn publish(addr: SocketAddr, topic: &str, bodies: &[String]) {
 fn create_channel(addr: SocketAddr, topic: &str, channel: &str) {
     let r = http::post(addr, &format!("/topic/create?topic={topic}"), b"");
     assert_eq!(r.status, 200, "topic create: {}", r.text());
-    let r = http::post(addr, &format!("/channel/create?topic={topic}&channel={channel}"), b"");
+    let r = http::post(
+        addr,
+        &format!("/channel/create?topic={topic}&channel={channel}"),
+        b"",
+    );
     assert_eq!(r.status, 200, "channel create: {}", r.text());
 }
 
@@ -79,10 +87,14 @@ fn channel(addr: SocketAddr, topic: &str, channel: &str) -> (i64, i64, i64) {
 
 /// Every message of `n` delivered to the channel (held or FINished).
 fn wait_consumed(addr: SocketAddr, topic: &str, ch: &str, n: i64) {
-    wait_for(&format!("{topic}/{ch} to take {n} messages"), SETTLE, || {
-        let s = channel(addr, topic, ch);
-        (s.0 == 0 && s.2 == n, s)
-    });
+    wait_for(
+        &format!("{topic}/{ch} to take {n} messages"),
+        SETTLE,
+        || {
+            let s = channel(addr, topic, ch);
+            (s.0 == 0 && s.2 == n, s)
+        },
+    );
 }
 
 /// The files of `dir` (name order) with their contents, gzip members decoded.
@@ -159,7 +171,11 @@ fn side_by_side(label: &str, extra: &[&str], n: usize) -> (TempDir, Vec<String>)
         let status = stop(p);
         assert!(status.success(), "{ch}: {status}\n{}", p.output_tail(40));
         // Everything synced and FINished on the way out.
-        assert_eq!(channel(nsqd.http_addr(), topic, ch), (0, 0, n as i64), "{ch}");
+        assert_eq!(
+            channel(nsqd.http_addr(), topic, ch),
+            (0, 0, n as i64),
+            "{ch}"
+        );
     }
     (out, sent)
 }
@@ -222,20 +238,28 @@ fn rev_bumps_and_work_dir_move_as_go() {
         String::from_utf8_lossy(&p.stdout).trim().to_string()
     };
     for (_, out, ..) in &running {
-        std::fs::write(out.join(format!("revs.host-000000.X{this_year}.log")), "taken\n")
-            .expect("write");
+        std::fs::write(
+            out.join(format!("revs.host-000000.X{this_year}.log")),
+            "taken\n",
+        )
+        .expect("write");
     }
     publish(nsqd.http_addr(), topic, &sent);
     let mut procs = Vec::new();
     for (ch, out, work, bin, args) in running {
         let p = spawn(&bin, &args);
         let working = work.join(format!("revs.host-000001.X{this_year}.log"));
-        wait_until(&format!("{ch}: {} written", working.display()), SETTLE, || {
-            working.exists()
-        });
+        wait_until(
+            &format!("{ch}: {} written", working.display()),
+            SETTLE,
+            || working.exists(),
+        );
         // Taken while it is being written: the move bumps to -000002.
-        std::fs::write(out.join(format!("revs.host-000001.X{this_year}.log")), "taken\n")
-            .expect("write");
+        std::fs::write(
+            out.join(format!("revs.host-000001.X{this_year}.log")),
+            "taken\n",
+        )
+        .expect("write");
         procs.push((ch, out, work, p));
     }
     for (ch, out, work, mut p) in procs {
@@ -323,7 +347,11 @@ fn drain(nsqd: &Nsqd, topic: &str, ch: &str, label: &str) -> Vec<String> {
     });
     let status = stop(&mut p);
     assert!(status.success(), "drain: {status}\n{}", p.output_tail(40));
-    assert_eq!(channel(nsqd.http_addr(), topic, ch).1, 0, "drain FINished all");
+    assert_eq!(
+        channel(nsqd.http_addr(), topic, ch).1,
+        0,
+        "drain FINished all"
+    );
     lines(&files(out.path()))
 }
 
@@ -347,9 +375,7 @@ fn full_disk_loses_nothing() {
     match mounted {
         Ok(o) if o.status.success() => {}
         other => {
-            eprintln!(
-                "SKIP full_disk_loses_nothing: cannot mount a tmpfs (needs root): {other:?}"
-            );
+            eprintln!("SKIP full_disk_loses_nothing: cannot mount a tmpfs (needs root): {other:?}");
             return;
         }
     }
@@ -379,7 +405,12 @@ fn full_disk_loses_nothing() {
     let drained = drain(&nsqd, topic, "c", "ntf-full-drain");
     let seen: HashSet<&String> = on_disk.iter().chain(drained.iter()).collect();
     let lost: Vec<&String> = sent.iter().filter(|s| !seen.contains(s)).collect();
-    assert!(lost.is_empty(), "{} lost, first {:?}", lost.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} lost, first {:?}",
+        lost.len(),
+        lost.first()
+    );
 }
 
 /// SIGTERM while messages stream in: the files are complete (every gzip member whole)
@@ -431,7 +462,12 @@ fn sigterm_mid_stream_leaves_complete_files() {
         .collect();
     assert!(dupes.is_empty(), "in a file and still in nsqd: {dupes:?}");
     let lost: Vec<&String> = sent.iter().filter(|s| !seen.contains(s)).collect();
-    assert!(lost.is_empty(), "{} lost, first {:?}", lost.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} lost, first {:?}",
+        lost.len(),
+        lost.first()
+    );
     assert_eq!(seen.len(), sent.len());
 }
 
@@ -469,8 +505,16 @@ fn command_line_is_gos() {
         &["--nsqd-tcp-address=a", "--gzip-level=0"],
         &["--nsqd-tcp-address=a"],
         &["--nsqd-tcp-address=a", "--topic-pattern=x"],
-        &["--nsqd-tcp-address=a", "--topic=t", "--http-client-connect-timeout=0"],
-        &["--nsqd-tcp-address=a", "--topic=t", "--http-client-request-timeout=-1s"],
+        &[
+            "--nsqd-tcp-address=a",
+            "--topic=t",
+            "--http-client-connect-timeout=0",
+        ],
+        &[
+            "--nsqd-tcp-address=a",
+            "--topic=t",
+            "--http-client-request-timeout=-1s",
+        ],
         &["--topic=t", "--nsqd-tcp-address=a", "extra", "more"],
     ];
     for args in cases {
@@ -484,4 +528,67 @@ fn command_line_is_gos() {
         };
         assert_eq!(run(&ours()), run(&go()), "{args:?}");
     }
+}
+
+/// SIGHUP syncs and closes the file (its messages FINished); the next message opens the
+/// next `<REV>`, as Go's.
+#[test]
+fn sighup_closes_the_file_as_go() {
+    let (_dir, nsqd) = Nsqd::start_in_temp("ntf-hup", &[]);
+    let out = TempDir::new("ntf-hup-out");
+    let topic = "hup";
+    let (first, second) = (bodies("h1", 30), bodies("h2", 20));
+    for ch in ["go", "ours"] {
+        create_channel(nsqd.http_addr(), topic, ch);
+    }
+    publish(nsqd.http_addr(), topic, &first);
+    let mut procs = Vec::new();
+    for (ch, bin) in [("go", go()), ("ours", ours())] {
+        let mut args = common_args(&nsqd, topic, ch, &out.path().join(ch));
+        args.push("--gzip".into());
+        procs.push((ch, spawn(&bin, &args)));
+    }
+    for (ch, p) in &procs {
+        wait_consumed(nsqd.http_addr(), topic, ch, first.len() as i64);
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &p.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        // Synced: FINished, nothing in flight.
+        wait_for(&format!("{ch}: FINished on SIGHUP"), SETTLE, || {
+            let s = channel(nsqd.http_addr(), topic, ch);
+            (s.1 == 0, s)
+        });
+    }
+    publish(nsqd.http_addr(), topic, &second);
+    let mut names = Vec::new();
+    for (ch, mut p) in procs {
+        wait_consumed(
+            nsqd.http_addr(),
+            topic,
+            ch,
+            (first.len() + second.len()) as i64,
+        );
+        let status = stop(&mut p);
+        assert!(status.success(), "{ch}: {status}\n{}", p.output_tail(40));
+        let got = files(&out.path().join(ch));
+        let contents: Vec<Vec<String>> = got
+            .values()
+            .map(|c| {
+                String::from_utf8_lossy(c)
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(contents, [first.clone(), second.clone()], "{ch}");
+        names.push(got.keys().cloned().collect::<Vec<_>>());
+    }
+    assert_eq!(names[0], names[1]);
+    assert!(
+        names[1][1].starts_with("hup.host-000001."),
+        "{:?}",
+        names[1]
+    );
 }

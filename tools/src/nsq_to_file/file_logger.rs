@@ -207,8 +207,10 @@ impl FileLogger {
         };
         let filename = self.current_filename();
         if filename != self.filename {
-            self.log
-                .info(&format!("{} new filename {filename}, rotating...", self.tag));
+            self.log.info(&format!(
+                "{} new filename {filename}, rotating...",
+                self.tag
+            ));
             return true;
         }
         if let Some(interval) = self.settings.rotate_interval {
@@ -262,10 +264,8 @@ impl FileLogger {
             return;
         }
         let dst = gopath::join(&[&s.output_dir, trim_prefix(&src, &s.work_dir)]);
-        self.log.info(&format!(
-            "{} moving finished file {src} to {dst}",
-            self.tag
-        ));
+        self.log
+            .info(&format!("{} moving finished file {src} to {dst}", self.tag));
         match exclusive_rename(&src, &dst) {
             Ok(()) => return,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -354,10 +354,8 @@ impl FileLogger {
             let file = match open.open(&abs) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    self.log.warn(&format!(
-                        "{} working file already exists: {abs}",
-                        self.tag
-                    ));
+                    self.log
+                        .warn(&format!("{} working file already exists: {abs}", self.tag));
                     self.rev += 1;
                     continue;
                 }

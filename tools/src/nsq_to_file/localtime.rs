@@ -106,7 +106,14 @@ pub(crate) fn strftime(format: &str, t: &LocalTime) -> String {
             Some('a') => day[..3].to_string(),
             Some('d') => format!("{:02}", t.day),
             Some('H') => format!("{:02}", t.hour),
-            Some('I') => format!("{:02}", if t.hour % 12 == 0 { 12 } else { t.hour % 12 }),
+            Some('I') => format!(
+                "{:02}",
+                if t.hour.is_multiple_of(12) {
+                    12
+                } else {
+                    t.hour % 12
+                }
+            ),
             Some('M') => format!("{:02}", t.minute),
             Some('S') => format!("{:02}", t.second),
             Some('Y') => format!("{:04}", t.year),

@@ -101,7 +101,10 @@ mod tests {
         let line = log.line(Level::Warn, "x");
         // [nsq_to_file] 2026/12/03 16:30:04.123456 WARNING: x
         assert!(line.starts_with("[nsq_to_file] "), "{line}");
-        assert_eq!(line.len(), "[nsq_to_file] 2026/12/03 16:30:04.123456 WARNING: x\n".len());
+        assert_eq!(
+            line.len(),
+            "[nsq_to_file] 2026/12/03 16:30:04.123456 WARNING: x\n".len()
+        );
         assert!(line.ends_with(" WARNING: x\n"), "{line}");
     }
 }

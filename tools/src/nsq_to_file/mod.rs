@@ -293,15 +293,17 @@ async fn discover(settings: Arc<Settings>, log: Arc<Log>) -> Result<(), String> 
         request_timeout: settings.request_timeout,
         ..cluster::ClientConfig::default()
     })?);
-    let pattern = (!settings.topic_pattern.is_empty())
-        .then(|| regex::Regex::new(&settings.topic_pattern));
+    let pattern =
+        (!settings.topic_pattern.is_empty()).then(|| regex::Regex::new(&settings.topic_pattern));
     let mut d = Discoverer {
         settings: Arc::clone(&settings),
         log: Arc::clone(&log),
         pattern,
         topics: HashMap::new(),
     };
-    let refresh = settings.topic_refresh.filter(|_| settings.topics.is_empty());
+    let refresh = settings
+        .topic_refresh
+        .filter(|_| settings.topics.is_empty());
     let mut ticker = refresh.map(|every| {
         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -365,9 +367,9 @@ impl Discoverer {
                 Ok(t) => {
                     self.topics.insert(topic.clone(), t);
                 }
-                Err(e) => self
-                    .log
-                    .error(&format!("couldn't create logger for new topic {topic}: {e}")),
+                Err(e) => self.log.error(&format!(
+                    "couldn't create logger for new topic {topic}: {e}"
+                )),
             }
         }
     }
@@ -377,9 +379,7 @@ impl Discoverer {
     async fn start_topic(&self, topic: &str) -> Result<Topic, String> {
         let s = &self.settings;
         let format = file_logger::filename_format(s, topic)?;
-        let mut config = s
-            .consumer_opts
-            .client_config(&cli::user_agent(TOOL))?;
+        let mut config = s.consumer_opts.client_config(&cli::user_agent(TOOL))?;
         config.max_in_flight = u64::try_from(s.max_in_flight)
             .map_err(|_| format!("invalid max_in_flight ! {} < 0", s.max_in_flight))?;
         let consumer = Consumer::new(topic, &s.channel, config).map_err(|e| match e {

@@ -101,7 +101,8 @@ impl Router {
                 sync = true;
             }
             if (sync || self.consumer.is_starved()) && !held.is_empty() {
-                self.file.log_info(&format!("syncing {} records to disk", held.len()));
+                self.file
+                    .log_info(&format!("syncing {} records to disk", held.len()));
                 if let Err(e) = blocking(|| self.file.sync()) {
                     let tag = self.file.tag().to_string();
                     self.file_fatal(&format!("{tag} failed syncing messages: {e}"));

@@ -81,7 +81,8 @@ fn flag_errors() {
     let Err(cli::Exit::Usage(text)) = parse(&args(&["--max-in-flight=x"])) else {
         panic!("usage error");
     };
-    assert!(text.starts_with("invalid value \"x\" for flag -max-in-flight: parse error\nUsage of nsqd:\n"));
+    assert!(text
+        .starts_with("invalid value \"x\" for flag -max-in-flight: parse error\nUsage of nsqd:\n"));
     let Err(cli::Exit::Usage(text)) = parse(&args(&["--rotate-size=x"])) else {
         panic!("usage error");
     };
@@ -89,7 +90,10 @@ fn flag_errors() {
     let Err(cli::Exit::Usage(text)) = parse(&args(&["--gzip=x"])) else {
         panic!("usage error");
     };
-    assert!(text.starts_with("invalid boolean value \"x\" for -gzip: parse error\n"), "{text}");
+    assert!(
+        text.starts_with("invalid boolean value \"x\" for -gzip: parse error\n"),
+        "{text}"
+    );
     let Ok((c, ignored)) = parse(&args(&["--version", "extra", "--topic=t"])) else {
         panic!("parses");
     };
@@ -100,7 +104,10 @@ fn flag_errors() {
 #[test]
 fn checks_in_go_order() {
     let e = |a: &[&str]| checked(a).err().unwrap_or_default();
-    assert_eq!(e(&[]), "--nsqd-tcp-address or --lookupd-http-address required.");
+    assert_eq!(
+        e(&[]),
+        "--nsqd-tcp-address or --lookupd-http-address required."
+    );
     assert_eq!(e(&["--channel="]), "--channel is required");
     assert_eq!(
         e(&["--http-client-connect-timeout=0"]),
@@ -118,13 +125,21 @@ fn checks_in_go_order() {
         e(&["--nsqd-tcp-address=a", "--gzip-level=10"]),
         "invalid --gzip-level value (10), should be 1-9"
     );
-    assert_eq!(e(&["--nsqd-tcp-address=a"]), "--topic or --topic-pattern required");
+    assert_eq!(
+        e(&["--nsqd-tcp-address=a"]),
+        "--topic or --topic-pattern required"
+    );
     assert_eq!(
         e(&["--nsqd-tcp-address=a", "--topic-pattern=x"]),
         "--lookupd-http-address must be specified when no --topic specified"
     );
-    let s = checked(&["--nsqd-tcp-address=a", "--topic=t", "--rotate-interval=-1s", "--consumer-opt=bogus"])
-        .expect("valid");
+    let s = checked(&[
+        "--nsqd-tcp-address=a",
+        "--topic=t",
+        "--rotate-interval=-1s",
+        "--consumer-opt=bogus",
+    ])
+    .expect("valid");
     assert_eq!(s.work_dir, "/tmp");
     assert_eq!(s.rotate_interval, None);
     assert_eq!(s.sync_interval, Duration::from_secs(30));
@@ -132,9 +147,17 @@ fn checks_in_go_order() {
 
 #[test]
 fn filename_format_as_go() {
-    let mut s = checked(&["--nsqd-tcp-address=a", "--topic=t", "--host-identifier=h<SHORT_HOST>"])
-        .expect("valid");
-    let short = daemon::hostname().split('.').next().unwrap_or_default().to_string();
+    let mut s = checked(&[
+        "--nsqd-tcp-address=a",
+        "--topic=t",
+        "--host-identifier=h<SHORT_HOST>",
+    ])
+    .expect("valid");
+    let short = daemon::hostname()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
         file_logger::filename_format(&s, "t").expect("format"),
         format!("t.h{short}.<DATETIME>.log")
