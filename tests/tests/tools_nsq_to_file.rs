@@ -531,7 +531,7 @@ fn command_line_is_gos() {
 }
 
 /// SIGHUP syncs and closes the file (its messages FINished); the next message opens the
-/// next `<REV>`, as Go's.
+/// next `<REV>`, as Go's; a `--datetime-format` with literal layout digits named as Go's.
 #[test]
 fn sighup_closes_the_file_as_go() {
     let (_dir, nsqd) = Nsqd::start_in_temp("ntf-hup", &[]);
@@ -546,6 +546,8 @@ fn sighup_closes_the_file_as_go() {
     for (ch, bin) in [("go", go()), ("ours", ours())] {
         let mut args = common_args(&nsqd, topic, ch, &out.path().join(ch));
         args.push("--gzip".into());
+        // Go formats literal text as a time layout too (`1` the month, `2` the day).
+        args.push("--datetime-format=%Y-%b-%a_v1.2".into());
         procs.push((ch, spawn(&bin, &args)));
     }
     for (ch, p) in &procs {

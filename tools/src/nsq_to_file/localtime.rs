@@ -1,7 +1,8 @@
 //! Local wall-clock time as Go's `time.Now()` sees it (the zone from `TZ` or
 //! `/etc/localtime`, with its abbreviation), and the two renderings nsq_to_file needs:
 //! Go's strftime subset for `<DATETIME>` (copied by Go nsq_to_file v1.3.0 from
-//! jehiah/go-strftime) and the `log` package's `Ldate|Ltime|Lmicroseconds` stamp.
+//! jehiah/go-strftime, which formats through a Go layout) and the `log` package's
+//! `Ldate|Ltime|Lmicroseconds` stamp.
 
 /// One instant, broken down in the local zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,10 +11,12 @@ pub(crate) struct LocalTime {
     /// 1..=12
     pub month: u8,
     pub day: u8,
+    /// Day of the year, 1..=366.
+    pub yday: u16,
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    pub micros: u32,
+    pub nanos: u32,
     /// 0 = Sunday.
     pub weekday: u8,
     /// Seconds east of UTC.
@@ -30,10 +33,11 @@ impl LocalTime {
             year: i32::from(z.year()),
             month: z.month().unsigned_abs(),
             day: z.day().unsigned_abs(),
+            yday: z.day_of_year().unsigned_abs(),
             hour: z.hour().unsigned_abs(),
             minute: z.minute().unsigned_abs(),
             second: z.second().unsigned_abs(),
-            micros: (z.subsec_nanosecond().unsigned_abs()) / 1000,
+            nanos: z.subsec_nanosecond().unsigned_abs(),
             weekday: z.weekday().to_sunday_zero_offset().unsigned_abs(),
             offset: z.offset().seconds(),
             zone: info.abbreviation().to_string(),
@@ -45,19 +49,18 @@ impl LocalTime {
     pub(crate) fn log_stamp(&self) -> String {
         format!(
             "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06} ",
-            self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.nanos / 1000
         )
-    }
-
-    /// Go's `-0700`.
-    fn numeric_zone(&self) -> String {
-        let sign = if self.offset < 0 { '-' } else { '+' };
-        let minutes = self.offset.unsigned_abs() / 60;
-        format!("{sign}{:02}{:02}", minutes / 60, minutes % 60)
     }
 }
 
-const MONTHS: [&str; 12] = [
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -71,7 +74,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(crate) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
@@ -81,57 +84,44 @@ const DAYS: [&str; 7] = [
     "Saturday",
 ];
 
-/// Go nsq_to_file's `strftime`: `%B %b %m %A %a %d %H %I %M %S %Y %y %p %Z %z %%`; any
-/// other `%x`, and a trailing `%`, stays as it is.
-///
-/// Go turns the conversions into a `time.Format` layout, so literal text in the format
-/// that happens to spell a layout element (`1`, `2006`, `Jan`, ...) is also replaced
-/// there; here literal text always stays literal.
+/// Go nsq_to_file's `strftime`: `%B %b %m %A %a %d %H %I %M %S %Y %y %p %Z %z %%` become
+/// Go layout elements (any other `%x`, and a trailing `%`, stay as they are), then the
+/// whole layout is formatted as Go's `time.Format` does (see `golayout`).
 pub(crate) fn strftime(format: &str, t: &LocalTime) -> String {
-    let month = MONTHS[usize::from(t.month.clamp(1, 12) - 1)];
-    let day = DAYS[usize::from(t.weekday % 7)];
-    let mut out = String::with_capacity(format.len() + 16);
+    let mut layout = String::with_capacity(format.len() + 16);
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
-            out.push(c);
+            layout.push(c);
             continue;
         }
         let mut rest = chars.clone();
-        let expanded = match rest.next() {
-            Some('B') => month.to_string(),
-            Some('b') => month[..3].to_string(),
-            Some('m') => format!("{:02}", t.month),
-            Some('A') => day.to_string(),
-            Some('a') => day[..3].to_string(),
-            Some('d') => format!("{:02}", t.day),
-            Some('H') => format!("{:02}", t.hour),
-            Some('I') => format!(
-                "{:02}",
-                if t.hour.is_multiple_of(12) {
-                    12
-                } else {
-                    t.hour % 12
-                }
-            ),
-            Some('M') => format!("{:02}", t.minute),
-            Some('S') => format!("{:02}", t.second),
-            Some('Y') => format!("{:04}", t.year),
-            Some('y') => format!("{:02}", t.year.rem_euclid(100)),
-            Some('p') => (if t.hour >= 12 { "PM" } else { "AM" }).to_string(),
-            Some('Z') if t.zone.is_empty() => t.numeric_zone(),
-            Some('Z') => t.zone.clone(),
-            Some('z') => t.numeric_zone(),
-            Some('%') => "%".to_string(),
+        let element = match rest.next() {
+            Some('B') => "January",
+            Some('b') => "Jan",
+            Some('m') => "01",
+            Some('A') => "Monday",
+            Some('a') => "Mon",
+            Some('d') => "02",
+            Some('H') => "15",
+            Some('I') => "03",
+            Some('M') => "04",
+            Some('S') => "05",
+            Some('Y') => "2006",
+            Some('y') => "06",
+            Some('p') => "PM",
+            Some('Z') => "MST",
+            Some('z') => "-0700",
+            Some('%') => "%",
             _ => {
-                out.push('%');
+                layout.push('%');
                 continue;
             }
         };
-        out.push_str(&expanded);
+        layout.push_str(element);
         chars = rest;
     }
-    out
+    super::golayout::format(&layout, t)
 }
 
 #[cfg(test)]
@@ -143,10 +133,11 @@ mod tests {
             year: 2009,
             month: 2,
             day: 3,
+            yday: 34,
             hour: 16,
             minute: 5,
             second: 6,
-            micros: 7,
+            nanos: 7_000,
             weekday: 2,
             offset: -(5 * 3600 + 30 * 60),
             zone: "XST".into(),
@@ -163,6 +154,8 @@ mod tests {
         // Unknown conversions and a trailing % stay.
         assert_eq!(strftime("%q%Y%", &t()), "%q2009%");
         assert_eq!(strftime("%%Y", &t()), "%Y");
+        // Literal text is a Go layout too: `1` is the month, `2` the day.
+        assert_eq!(strftime("v1-%Y.2", &t()), "v2-2009.3");
         let mut midnight = t();
         midnight.hour = 0;
         midnight.zone.clear();

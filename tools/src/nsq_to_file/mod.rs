@@ -8,6 +8,7 @@
 //! consumers, sync and close the files, and exit 0.
 
 mod file_logger;
+mod golayout;
 mod gopath;
 mod localtime;
 mod log;
