@@ -363,54 +363,82 @@ impl Drop for Unmount {
     }
 }
 
-/// A full disk is fatal (exit status 1, Go's text) and loses nothing: what was not synced
-/// was not FINished, so nsqd delivers it again.
-#[test]
-fn full_disk_loses_nothing() {
-    let mount = TempDir::new("ntf-tmpfs");
+/// Mounts a tmpfs of `size` on a new temp dir; `None` (the caller skips) without root.
+fn tmpfs(label: &str, size: &str) -> Option<(TempDir, Unmount)> {
+    let dir = TempDir::new(label);
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(mount.path())
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir.path())
         .output();
     match mounted {
-        Ok(o) if o.status.success() => {}
+        Ok(o) if o.status.success() => {
+            let unmount = Unmount(dir.path().to_path_buf());
+            Some((dir, unmount))
+        }
         other => {
-            eprintln!("SKIP full_disk_loses_nothing: cannot mount a tmpfs (needs root): {other:?}");
-            return;
+            eprintln!("SKIP: cannot mount a tmpfs (needs root): {other:?}");
+            None
         }
     }
-    let _unmount = Unmount(mount.path().to_path_buf());
+}
+
+/// A full disk is fatal (exit status 1, the same FATAL line as Go's) and loses nothing:
+/// what was not synced was not FINished, so nsqd delivers it again.
+#[test]
+fn full_disk_is_fatal_and_loses_nothing() {
     // nsqd requeues what a gone client held when it times out (as Go nsqd does).
     let (_dir, nsqd) = Nsqd::start_in_temp("ntf-full", &["--msg-timeout=3s"]);
     let topic = "full";
-    create_channel(nsqd.http_addr(), topic, "c");
     // About 300 KB of lines for 64 KB of disk.
     let sent: Vec<String> = (0..1500)
         .map(|i| format!("f-{i:05} {}", "z".repeat(190)))
         .collect();
+    for ch in ["go", "ours"] {
+        create_channel(nsqd.http_addr(), topic, ch);
+    }
     publish(nsqd.http_addr(), topic, &sent);
-    let mut p = spawn(&ours(), &common_args(&nsqd, topic, "c", mount.path()));
-    let status = p.wait_exit(SETTLE).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(status.code(), Some(1), "{}", p.output_tail(40));
-    let log = p.stderr();
-    assert!(log.contains("FATAL: [full/c]"), "{log}");
-    assert!(log.contains("no space left on device"), "{log}");
-    // The client is gone: what it held times out back into the queue.
-    let (depth, ..) = wait_for("in-flight requeued", SETTLE, || {
-        let s = channel(nsqd.http_addr(), topic, "c");
-        (s.1 == 0, s)
-    });
-    assert!(depth > 0, "messages remain in nsqd");
-    let on_disk = lines(&files(mount.path()));
-    let drained = drain(&nsqd, topic, "c", "ntf-full-drain");
-    let seen: HashSet<&String> = on_disk.iter().chain(drained.iter()).collect();
-    let lost: Vec<&String> = sent.iter().filter(|s| !seen.contains(s)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} lost, first {:?}",
-        lost.len(),
-        lost.first()
-    );
+    let mut fatal_lines = Vec::new();
+    for (ch, bin) in [("go", go()), ("ours", ours())] {
+        // Dropped in reverse: unmounted, then the dir removed.
+        let Some((mount, _unmount)) = tmpfs(&format!("ntf-tmpfs-{ch}"), "64k") else {
+            return;
+        };
+        let mut p = spawn(&bin, &common_args(&nsqd, topic, ch, mount.path()));
+        let status = p.wait_exit(SETTLE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status.code(), Some(1), "{ch}: {}", p.output_tail(40));
+        let log = p.stderr();
+        let fatal = log
+            .lines()
+            .find(|l| l.contains(" FATAL: "))
+            .unwrap_or_else(|| panic!("{ch}: no FATAL line: {log}"));
+        assert!(fatal.contains("no space left on device"), "{ch}: {fatal}");
+        // `[nsq_to_file] <date> <time> FATAL: ...`, the path made the same.
+        let fatal = fatal
+            .split_once(" FATAL: ")
+            .map(|(_, m)| {
+                m.replace(&mount.path().display().to_string(), "<dir>")
+                    .replace(&format!("[{topic}/{ch}]"), "[<topic>/<channel>]")
+            })
+            .unwrap_or_default();
+        fatal_lines.push(fatal);
+        // The client is gone: what it held times out back into the queue.
+        let (depth, ..) = wait_for(&format!("{ch}: in-flight requeued"), SETTLE, || {
+            let s = channel(nsqd.http_addr(), topic, ch);
+            (s.1 == 0, s)
+        });
+        assert!(depth > 0, "{ch}: messages remain in nsqd");
+        let on_disk = lines(&files(mount.path()));
+        let drained = drain(&nsqd, topic, ch, &format!("ntf-full-drain-{ch}"));
+        let seen: HashSet<&String> = on_disk.iter().chain(drained.iter()).collect();
+        let lost: Vec<&String> = sent.iter().filter(|s| !seen.contains(s)).collect();
+        assert!(
+            lost.is_empty(),
+            "{ch}: {} lost, first {:?}",
+            lost.len(),
+            lost.first()
+        );
+    }
+    assert_eq!(fatal_lines[0], fatal_lines[1]);
 }
 
 /// SIGTERM while messages stream in: the files are complete (every gzip member whole)
