@@ -7,11 +7,12 @@ use std::sync::atomic::Ordering;
 
 impl Consumer {
     /// True when a connection that is not closing has messages in flight numbering at
-    /// least 85% of its last RDY count, as go-nsq computes it.
+    /// least 85% of its last RDY count, as go-nsq computes it. Messages read but not yet
+    /// taken by a handler do not count: go-nsq leaves them unread in the socket.
     pub fn is_starved(&self) -> bool {
         self.inner.conns().iter().any(|c| {
             let threshold = (c.last_rdy.load(Ordering::SeqCst) as f64 * 0.85) as i64;
-            let in_flight = c.in_flight.load(Ordering::SeqCst);
+            let in_flight = c.in_flight.load(Ordering::SeqCst) - c.queued.load(Ordering::SeqCst);
             in_flight >= threshold && in_flight > 0 && !c.closing.load(Ordering::SeqCst)
         })
     }
