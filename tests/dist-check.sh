@@ -19,7 +19,8 @@ grep -Eq "not a dynamic executable|statically linked" <<<"$ldd_out" \
 case "$name" in
     nsq_*|to_nsq)
         usage=$("$bin" -h 2>&1) || fail "-h exited non-zero"
-        grep -q "^Usage of $bin:" <<<"$usage" || fail "-h printed: $usage"
+        # Go's nsq_to_file names its flag set "nsqd", and its usage says so.
+        grep -Eq "^Usage of ($bin|nsqd):" <<<"$usage" || fail "-h printed: $usage"
         if grep -q '^  -version$' <<<"$usage"; then
             version=$("$bin" --version) || fail "--version exited non-zero"
             [ "$version" = "$name v1.3.0" ] || fail "--version printed: $version"

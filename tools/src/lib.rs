@@ -11,4 +11,5 @@ mod goconfig;
 mod golog;
 pub mod nsq_stat;
 pub mod nsq_tail;
+pub mod nsq_to_file;
 pub mod to_nsq;

@@ -39,6 +39,10 @@ pub(crate) struct ConnHandle {
     /// nsqd's `max_rdy_count`.
     pub max_rdy: i64,
     pub in_flight: AtomicI64,
+    /// Of those, read but not yet taken by a handler (go-nsq has no such queue: its read
+    /// loop waits for a handler, so [`Consumer::is_starved`](super::Consumer::is_starved)
+    /// leaves these out).
+    pub queued: AtomicI64,
     pub last_msg: Mutex<Instant>,
     pub last_rdy_time: Mutex<Instant>,
     /// CLS sent: no RDY changes any more.
@@ -110,6 +114,7 @@ pub(crate) async fn open(inner: &Arc<Inner>, addr: &str) -> Result<Arc<ConnHandl
         last_rdy: AtomicI64::new(0),
         max_rdy: i64::try_from(c.negotiated.max_rdy_count).unwrap_or(i64::MAX),
         in_flight: AtomicI64::new(0),
+        queued: AtomicI64::new(0),
         last_msg: Mutex::new(now),
         last_rdy_time: Mutex::new(now),
         closing: AtomicBool::new(false),
@@ -231,6 +236,7 @@ async fn read_loop(
             }
             Frame::Message(m) => {
                 conn.in_flight.fetch_add(1, Ordering::SeqCst);
+                conn.queued.fetch_add(1, Ordering::SeqCst);
                 *conn.last_msg.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                 let msg = Message::new(m, Arc::clone(conn), Arc::clone(inner));
                 inner.deliver(msg);

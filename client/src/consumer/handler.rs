@@ -45,6 +45,7 @@ pub(crate) async fn worker<H: Handler>(inner: Arc<Inner>, handler: Arc<H>) {
         let Some(msg) = msg else {
             return;
         };
+        msg.taken();
         let max = inner.config.max_attempts;
         if max > 0 && msg.attempts > max {
             tracing::warn!(id = %msg.id, "msg attempted {} times, giving up", msg.attempts);

@@ -70,6 +70,11 @@ impl Message {
         }
     }
 
+    /// A handler took it from the consumer's queue.
+    pub(crate) fn taken(&self) {
+        self.state.conn.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// The nsqd (`host:port`) that delivered this message.
     pub fn nsqd_address(&self) -> &str {
         &self.state.conn.addr

@@ -9,6 +9,7 @@ mod handler;
 mod lookup;
 mod message;
 mod rdy;
+mod starved;
 
 pub use handler::{Handler, HandlerError};
 pub use message::Message;
