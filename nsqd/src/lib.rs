@@ -10,6 +10,10 @@ mod channel;
 mod client;
 pub mod config;
 mod e2e;
+/// Entry points for the fuzz targets (`fuzz/`), only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guid;
 mod http;
 mod http_client;
