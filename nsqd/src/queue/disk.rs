@@ -197,9 +197,12 @@ impl DiskQueue {
     }
 
     /// Whether the read position is behind the write position (go-diskqueue reads on this,
-    /// not on depth).
+    /// not on depth). Unlike go-diskqueue's test, a read file past the write file (damaged
+    /// metadata) is not readable whatever the positions in them: otherwise the reader
+    /// walks through missing files forever (the tail check then resets both).
     pub fn is_readable(&self) -> bool {
-        self.read.file < self.write.file || self.read.pos < self.write.pos
+        self.read.file < self.write.file
+            || (self.read.file == self.write.file && self.read.pos < self.write.pos)
     }
 
     #[cfg(test)]

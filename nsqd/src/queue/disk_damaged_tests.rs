@@ -1,6 +1,7 @@
-//! Disk queues opened on damaged files the `diskqueue` fuzz target produced (metadata
-//! and file names claiming huge gaps in the file numbers): each must open, read what is
-//! there and be usable again at once, not walk the gap one missing file at a time.
+//! Disk queues opened on damaged files like the `diskqueue` fuzz target produces (metadata
+//! with huge gaps in the file numbers or the read file past the write file): each must
+//! open, read what is there and be usable again at once, not walk missing files one at a
+//! time.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -76,5 +77,23 @@ fn no_metadata_and_data_files_far_apart() {
     fs::write(dir.0.join("g.diskqueue.999999999999.dat"), record(b"last")).unwrap();
     let mut q = open(&dir);
     assert_eq!(drain(&mut q), vec![b"first".to_vec(), b"last".to_vec()]);
+    assert_usable(&mut q);
+}
+
+#[test]
+fn metadata_with_the_read_file_past_the_write_file() {
+    // Found by the diskqueue fuzz target (a timeout): read file 4 at 516, write file 0 at
+    // 5388 counted as readable (516 < 5388), and the reader walked missing files 4, 5, 6,
+    // ... for ever.
+    let dir = TempDir::new();
+    fs::write(dir.0.join("g.diskqueue.meta.dat"), "78\n4,516\n0,5388\n").unwrap();
+    fs::write(
+        dir.0.join("g.diskqueue.000000.dat"),
+        b"\x00\x00\xb8\x66\x8d\x00\xff",
+    )
+    .unwrap();
+    let mut q = open(&dir);
+    assert!(!q.is_readable());
+    assert!(drain(&mut q).is_empty());
     assert_usable(&mut q);
 }
