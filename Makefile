@@ -131,7 +131,7 @@ clean:
 FUZZ_TARGETS ?= v2_commands lookup_v1 identify_json auth_reply config_file http_parsers \
   diskqueue nsqd_dat packed compress
 FUZZ_SECONDS ?= 300
-FUZZ_CI_SECONDS ?= 15
+FUZZ_CI_SECONDS ?= 10
 # Optimized, with debug assertions (overflow checks) and AddressSanitizer; fuzz-ci drops
 # the sanitizer (safe Rust gains little from it, and it doubles the build).
 FUZZ_FLAGS ?= -O -a
