@@ -35,7 +35,7 @@ run: release
 	  --lookupd-tcp-address=127.0.0.1:4160 --broadcast-address=127.0.0.1
 
 ## Everything CI checks: formatting and lints, unit + integration tests, real-client compat.
-test: lint build reference unit compat browser bench-smoke dist-check
+test: lint build reference unit compat browser bench-smoke dist-check fuzz-ci
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -153,3 +153,41 @@ NETFAULT_ROUNDS ?= 10
 netfaults: build
 	NSQ_NETFAULTS_ROUNDS=$(NETFAULT_ROUNDS) NSQD_BIN=$(NSQD_DBG) NSQLOOKUPD_BIN=$(LOOKUPD_DBG) \
 	  $(CARGO) test -p nsq-tests --test netfaults -- --nocapture
+## Fuzzing (fuzz/: cargo-fuzz targets on the nightly toolchain; RELIABILITY.md says how to
+## replay a crash). `fuzz` runs every target for FUZZ_SECONDS (FUZZ_TARGETS to pick some);
+## `fuzz-ci` (part of `make test`) each for FUZZ_CI_SECONDS. New inputs go to
+## fuzz/corpus-work/<target>/ (not committed); fuzz/corpus/<target>/ holds the seeds.
+## A crash stops the run and leaves its input in fuzz/artifacts/<target>/.
+FUZZ_TARGETS ?= v2_commands lookup_v1 identify_json auth_reply config_file http_parsers \
+  diskqueue nsqd_dat packed compress
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS ?= 10
+# Optimized, with debug assertions (overflow checks) and AddressSanitizer; fuzz-ci drops
+# the sanitizer (safe Rust gains little from it, and it doubles the build).
+FUZZ_FLAGS ?= -O -a
+FUZZ_CI_FLAGS ?= -O -a -s none
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-seeds
+
+## Re-record fuzz/corpus/ from real traffic (fuzz/seeds.py; needs the Go reference tools).
+fuzz-seeds: build
+	cd tests/reference && go build -o bin/to_nsq github.com/nsqio/nsq/apps/to_nsq
+	cd tests/reference && go build -o bin/nsq_tail github.com/nsqio/nsq/apps/nsq_tail
+	$(PYTHON) fuzz/seeds.py $(NSQD_DBG) $(LOOKUPD_DBG) $(REF_BIN)/to_nsq $(REF_BIN)/nsq_tail
+
+fuzz-build:
+	cd fuzz && $(CARGO) +nightly fuzz build $(FUZZ_FLAGS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus-work/$$t fuzz/corpus/$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && $(CARGO) +nightly fuzz run $(FUZZ_FLAGS) $$t corpus-work/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    > corpus-work/$$t.log 2>&1); rc=$$?; \
+	  grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss" fuzz/corpus-work/$$t.log; \
+	  if [ $$rc -ne 0 ]; then tail -n 80 fuzz/corpus-work/$$t.log; exit 1; fi; \
+	done
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS) FUZZ_FLAGS="$(FUZZ_CI_FLAGS)"

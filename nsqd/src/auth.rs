@@ -185,8 +185,13 @@ async fn query_one(
     if reply.status != 200 {
         return Err(AuthError::Query(format!("got response {}", reply.status)));
     }
+    parse_reply(&reply.body, secret)
+}
+
+/// An auth server's reply body, decoded and checked.
+pub(crate) fn parse_reply(body: &[u8], secret: &str) -> Result<AuthState, AuthError> {
     let parsed: ServerReply =
-        serde_json::from_slice(&reply.body).map_err(|e| AuthError::Query(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|e| AuthError::Query(e.to_string()))?;
     into_state(parsed, secret)
 }
 
@@ -220,9 +225,19 @@ fn into_state(r: ServerReply, secret: &str) -> Result<AuthState, AuthError> {
         secret: secret.to_string(),
         identity: r.identity,
         identity_url: r.identity_url,
-        expires: Instant::now() + Duration::from_secs(r.ttl as u64),
+        expires: expiry(Instant::now(), r.ttl),
         authorizations,
     })
+}
+
+/// The longest TTL honoured (about 100 years): a larger one never expires either, and
+/// `Instant` arithmetic past it could overflow.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// When an authorization of `ttl` seconds (positive) from `now` expires.
+fn expiry(now: Instant, ttl: i64) -> Instant {
+    let ttl = Duration::from_secs(u64::try_from(ttl).unwrap_or(0)).min(MAX_TTL);
+    now.checked_add(ttl).unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -289,6 +304,14 @@ mod tests {
         let s = state(r#"{"ttl":60,"authorizations":null}"#).expect("null list");
         assert_eq!(s.permission_count(), 0);
         assert!(matches!(state(r#"{"ttl":null}"#), Err(AuthError::Ttl(0))));
+    }
+
+    #[test]
+    fn huge_ttl_does_not_overflow() {
+        // Found by the auth_reply fuzz target: `Instant + i64::MAX seconds` panicked.
+        let s = state(r#"{"ttl":9223372036854775807}"#).expect("valid");
+        assert!(!s.is_expired());
+        assert!(s.expires > Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
     }
 
     #[test]

@@ -11,6 +11,10 @@ mod client;
 pub mod config;
 mod deadletter;
 mod e2e;
+/// Entry points for the fuzz targets (`fuzz/`), only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guid;
 mod http;
 mod http_client;

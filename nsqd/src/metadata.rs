@@ -69,9 +69,19 @@ pub fn load(data_path: &Path) -> Result<Option<Metadata>, MetadataError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(MetadataError::Read { path: p, source }),
     };
-    serde_json::from_slice(&data)
+    parse(&data)
         .map(Some)
         .map_err(|source| MetadataError::Parse { path: p, source })
+}
+
+/// The JSON of `nsqd.dat`.
+pub fn parse(data: &[u8]) -> Result<Metadata, serde_json::Error> {
+    serde_json::from_slice(data)
+}
+
+/// What `save` writes.
+pub fn to_json(md: &Metadata) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(md)
 }
 
 /// Write `nsqd.dat` atomically, mode 0600.
@@ -81,7 +91,7 @@ pub fn save(data_path: &Path, md: &Metadata) -> Result<(), MetadataError> {
         path: p.clone(),
         source,
     };
-    let data = serde_json::to_vec(md).map_err(|e| err(std::io::Error::other(e)))?;
+    let data = to_json(md).map_err(|e| err(std::io::Error::other(e)))?;
     let tmp = data_path.join(format!(
         "{FILE_NAME}.{}.tmp",
         daemon::clock::unix_nanos() as u64 ^ u64::from(std::process::id())

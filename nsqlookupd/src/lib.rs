@@ -18,6 +18,18 @@ mod tcp;
 
 pub use config::Config;
 
+/// Entry points for the fuzz targets (`fuzz/`), only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// An IDENTIFY body as a V1 session decodes it: `Ok` or the error response's data.
+    pub fn identify(body: &[u8]) -> Result<(), Vec<u8>> {
+        crate::identify::decode(body)
+            .map(|_| ())
+            .map_err(|e| e.response_data())
+    }
+}
+
 use daemon::listen;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

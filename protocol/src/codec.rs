@@ -34,6 +34,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Bytes of the largest command these limits accept: a full line, the size and the
+    /// largest body (IDENTIFY, AUTH and MPUB are bound by the body size, PUB and DPUB by
+    /// the message size).
+    pub fn max_command_len(&self) -> usize {
+        let body = self.max_msg_size.max(self.max_body_size).max(0);
+        MAX_LINE_LEN
+            .saturating_add(4)
+            .saturating_add(usize::try_from(body).unwrap_or(usize::MAX))
+    }
+}
+
 /// A body-carrying command whose line has been read and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Head {

@@ -139,7 +139,7 @@ pub async fn pub_many(
 }
 
 /// Text mode: one message per `\n`-terminated line, empty lines skipped, `\r` kept.
-fn split_lines(body: Bytes, max_msg_size: i64) -> Result<Vec<Bytes>, ApiError> {
+pub(crate) fn split_lines(body: Bytes, max_msg_size: i64) -> Result<Vec<Bytes>, ApiError> {
     let mut out = Vec::new();
     let mut start = 0;
     let len = body.len();

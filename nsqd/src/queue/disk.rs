@@ -208,9 +208,12 @@ impl DiskQueue {
     }
 
     /// Whether the read position is behind the write position (go-diskqueue reads on this,
-    /// not on depth).
+    /// not on depth). Unlike go-diskqueue's test, a read file past the write file (damaged
+    /// metadata) is not readable whatever the positions in them: otherwise the reader
+    /// walks through missing files forever (the tail check then resets both).
     pub fn is_readable(&self) -> bool {
-        self.read.file < self.write.file || self.read.pos < self.write.pos
+        self.read.file < self.write.file
+            || (self.read.file == self.write.file && self.read.pos < self.write.pos)
     }
 
     #[cfg(test)]
@@ -608,8 +611,37 @@ impl DiskQueue {
         }
         self.read.file += 1;
         self.read.pos = 0;
+        self.skip_missing_read_files();
         self.need_sync = true;
         self.check_tail();
+    }
+
+    /// When the next read file is missing too (a gap in the numbers, as damaged metadata
+    /// can claim: any size up to i64), go on at the next file that exists, or at the write
+    /// file, rather than one missing file at a time.
+    fn skip_missing_read_files(&mut self) {
+        if self.read.file >= self.write.file || self.data_file(self.read.file).exists() {
+            return;
+        }
+        let (from, to) = (self.read.file, self.write.file);
+        let next = self
+            .data_file_nums()
+            .ok()
+            .and_then(|nums| nums.into_iter().find(|&n| n > from && n <= to))
+            .unwrap_or(to);
+        warn!(queue = %self.opts.name, from, to = next, "disk queue data files missing, skipping to the next one");
+        self.read.file = next;
+    }
+
+    /// The numbers of this queue's data files in the directory, ascending.
+    fn data_file_nums(&self) -> io::Result<Vec<i64>> {
+        let prefix = format!("{}.diskqueue.", self.opts.name);
+        let mut nums: Vec<i64> = fs::read_dir(&self.opts.data_path)?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| data_file_num(entry.file_name().to_str()?, &prefix))
+            .collect();
+        nums.sort_unstable();
+        Ok(nums)
     }
 
     /// When the reader has caught up with the writer the depth must be 0 and the
@@ -643,7 +675,14 @@ impl DiskQueue {
         self.cursor = None;
         self.write_file = None;
         let mut first_err = None;
-        for num in self.read.file..=self.write.file {
+        // The files that exist in the range (damaged metadata can make it huge), or just
+        // its ends if the directory cannot be listed.
+        let (lo, hi) = (self.read.file, self.write.file);
+        let nums = match self.data_file_nums() {
+            Ok(nums) => nums.into_iter().filter(|n| (lo..=hi).contains(n)).collect(),
+            Err(_) => vec![lo, hi],
+        };
+        for num in nums {
             let path = self.data_file(num);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -725,20 +764,17 @@ impl DiskQueue {
     /// No metadata: normally a new queue (start at file 0). But if data files exist, the
     /// process died before the first sync; read them rather than overwrite file 0.
     fn find_unrecorded_files(&mut self) -> Result<(), DiskQueueError> {
-        let dir = &self.opts.data_path;
-        let entries = fs::read_dir(dir).map_err(|e| io_err("list", dir.clone(), e))?;
-        let prefix = format!("{}.diskqueue.", self.opts.name);
-        let nums = entries
-            .filter_map(|entry| entry.ok())
-            .filter_map(|entry| data_file_num(entry.file_name().to_str()?, &prefix));
-        let (lo, hi) = nums.fold((i64::MAX, i64::MIN), |(lo, hi), n| (lo.min(n), hi.max(n)));
-        if lo <= hi {
+        let nums = self
+            .data_file_nums()
+            .map_err(|e| io_err("list", self.opts.data_path.clone(), e))?;
+        if let (Some(&lo), Some(&hi)) = (nums.first(), nums.last()) {
             warn!(queue = %self.opts.name, first = lo, last = hi, "disk queue metadata missing or unreadable, reading the data files found");
             self.read = Position::at(lo, 0);
             self.write = Position::at(hi, 0);
             // The depth is what those files hold (the last one is counted when the writer
             // skips past it), so the reader does not find a "negative depth" at the tail.
-            for num in lo..hi {
+            // Only the files that exist: the numbers may have gaps of any size.
+            for &num in &nums[..nums.len() - 1] {
                 self.depth += self.count_whole_records(num, 0).0;
             }
         }

@@ -4,6 +4,8 @@
 
 pub mod backlog;
 pub mod disk;
+#[cfg(test)]
+mod disk_damaged_tests;
 pub mod packed;
 
 pub use backlog::Backlog;

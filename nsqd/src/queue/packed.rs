@@ -165,6 +165,13 @@ impl Packed {
         Message::decode(payload).ok()
     }
 
+    /// A run over `data` as found, claimed to hold `count` records (fuzzing the decoder:
+    /// runs built here are always well formed).
+    #[cfg(feature = "fuzzing")]
+    pub fn from_raw(data: Bytes, count: usize) -> Packed {
+        Packed { data, count }
+    }
+
     fn clear(&mut self) {
         self.data = Bytes::new();
         self.count = 0;

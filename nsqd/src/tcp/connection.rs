@@ -5,7 +5,7 @@
 
 use crate::tcp::transport::Transport;
 use bytes::BytesMut;
-use protocol::compress::Codec;
+use protocol::compress::{Codec, Decoded};
 use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Initial read buffer; grows as large bodies need.
 const READ_BUF: usize = 64 * 1024;
+/// Plain bytes a decode may leave beyond the largest command.
+const DECODE_SLACK: usize = 64 * 1024;
 /// Initial write buffer.
 const WRITE_BUF: usize = 16 * 1024;
 /// How long a client may take over the TLS handshake.
@@ -54,6 +56,11 @@ pub(crate) struct Connection {
     codec: Option<Codec>,
     raw_in: BytesMut,
     raw_out: Vec<u8>,
+    /// Most plain bytes one decode may leave in `input` (the largest command plus slack):
+    /// a small compressed frame cannot inflate past it.
+    max_plain: usize,
+    /// The last decode stopped at `max_plain`: decode the rest before reading more.
+    capped: bool,
 }
 
 impl Connection {
@@ -65,6 +72,8 @@ impl Connection {
             codec: None,
             raw_in: BytesMut::new(),
             raw_out: Vec::new(),
+            max_plain: usize::MAX,
+            capped: false,
         }
     }
 
@@ -94,6 +103,10 @@ impl Connection {
     /// Read what the peer sent into `input` (decompressed when a codec is on). Cancel-safe:
     /// nothing is consumed unless the read completes.
     pub(crate) async fn read(&mut self) -> Result<(), ReadError> {
+        if self.capped {
+            // Decoded output was held back at the cap; the caller consumed what it could.
+            return self.decode();
+        }
         let buf = if self.codec.is_some() {
             &mut self.raw_in
         } else {
@@ -104,10 +117,17 @@ impl Connection {
             Err(_) => return Err(ReadError::Io),
             Ok(_) => {}
         }
+        self.decode()
+    }
+
+    /// Decompress what `raw_in` holds into `input`, at most up to `max_plain` bytes.
+    fn decode(&mut self) -> Result<(), ReadError> {
+        self.capped = false;
         if let Some(codec) = self.codec.as_mut() {
-            codec
-                .decode(&mut self.raw_in, &mut self.input)
+            let decoded = codec
+                .decode_limited(&mut self.raw_in, &mut self.input, self.max_plain)
                 .map_err(|e| ReadError::Codec(e.to_string()))?;
+            self.capped = decoded == Decoded::Capped;
         }
         Ok(())
     }
@@ -179,8 +199,15 @@ impl Connection {
     /// Compress everything from now on, both ways. Call after flushing what must go out
     /// plain; bytes already read past that point were sent compressed, so they go back
     /// through the codec.
-    pub(crate) fn start_compression(&mut self, codec: Codec) {
+    /// `max_command` is the largest command the connection accepts: one decode leaves at
+    /// most that (plus slack) in `input`.
+    pub(crate) fn start_compression(&mut self, codec: Codec, max_command: usize) {
         self.codec = Some(codec);
+        self.max_plain = max_command.saturating_add(DECODE_SLACK);
+        if self.raw_in.capacity() < READ_BUF {
+            // Read compressed input in large pieces, not the 64 bytes an empty buffer gets.
+            self.raw_in.reserve(READ_BUF);
+        }
         let pending = self.input.split();
         self.raw_in.extend_from_slice(&pending);
     }
@@ -293,7 +320,7 @@ mod tests {
             client.write_all(&raw).await.expect("write");
             read_until(&mut conn, raw.len()).await;
             let _ = conn.input.split_to(b"IDENTIFY\n".len());
-            conn.start_compression(codec());
+            conn.start_compression(codec(), 1 << 20);
             let mut more = Vec::new();
             client_out.encode(b"second", &mut more).expect("encode");
             client.write_all(&more).await.expect("write");

@@ -27,7 +27,7 @@ use transport::Transport;
 const DEFAULT_HEARTBEAT: Duration = crate::config::DEFAULT_HEARTBEAT_INTERVAL;
 
 /// What IDENTIFY may negotiate, from the config (`tls_available`: a certificate is loaded).
-fn identify_limits(c: &Config, tls_available: bool) -> IdentifyLimits {
+pub(crate) fn identify_limits(c: &Config, tls_available: bool) -> IdentifyLimits {
     IdentifyLimits {
         default_heartbeat: DEFAULT_HEARTBEAT,
         max_heartbeat_interval: c.max_heartbeat_interval,

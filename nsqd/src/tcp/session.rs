@@ -132,7 +132,9 @@ impl Session {
                         }
                         Err(ReadError::Io) => return Err(Exit::Closed),
                         Err(ReadError::Codec(e)) => {
-                            debug!(client = self.client.id, error = %e, "bad compressed input");
+                            // Undecodable, or more than any command (a decompression
+                            // bomb): the connection ends as on a read error.
+                            info!(client = self.client.id, error = %e, "failed to read command, closing");
                             return Err(Exit::Closed);
                         }
                     }

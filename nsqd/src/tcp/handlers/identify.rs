@@ -68,7 +68,8 @@ impl Session {
                 ident.deflate = self.settings.deflate;
             }
             // Bytes the client sent after IDENTIFY are already compressed.
-            self.conn.start_compression(codec);
+            let max_command = self.ctx.decoder_limits.max_command_len();
+            self.conn.start_compression(codec, max_command);
             frame::put_response(&mut self.conn.out, frame::OK);
         }
         Ok(())
