@@ -234,7 +234,8 @@ pub(crate) fn consumer_config(
 ) -> Result<nsq_client::Config, String> {
     let mut client = opts.client_config(&cli::user_agent(tool))?;
     if max_in_flight < 0 {
-        return Err(format!("invalid max_in_flight ! {max_in_flight} < 0"));
+        // go-nsq's Validate names the field.
+        return Err(format!("invalid MaxInFlight ! {max_in_flight} < 0"));
     }
     client.max_in_flight = u64::try_from(max_in_flight).unwrap_or(0);
     if !protocol::names::is_valid(topic.as_bytes()) {

@@ -2,9 +2,13 @@
 //! with the body, `Content-Type` and the user agent `nsq_to_http v1.3.0`, or a GET of the
 //! address with its `%s` replaced by the query-escaped body; custom headers set last (so
 //! they may replace those two). The answer's body is read and dropped; a POST succeeds on
-//! any 2xx, a GET on 200 only. Failures read as Go's client words them.
+//! any 2xx, a GET on 200 only. Failures read as Go's client words them. Go's transport
+//! adds `Accept-Encoding: gzip`, and so do we; the HTTP client here also sends
+//! `Accept: */*`, which Go's does not.
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE, USER_AGENT,
+};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,9 @@ impl Publisher {
                 .map_err(|_| format!("net/http: invalid header field value for {v:?}"))
         };
         h.insert(USER_AGENT, value(&self.user_agent)?);
+        // Go's transport asks for gzip unless the request says otherwise (the answer is
+        // dropped unread, so its encoding does not matter).
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         if self.method == Method::Post {
             h.insert(CONTENT_TYPE, value(&self.content_type)?);
         }
@@ -149,25 +156,29 @@ pub(crate) fn query_escape(body: &[u8]) -> String {
 
 /// Why a request failed, in the words of Go's HTTP client where they are known.
 fn go_reason(e: &reqwest::Error) -> String {
+    let addr = || {
+        e.url()
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or_default()
+                )
+            })
+            .unwrap_or_default()
+    };
     if e.is_timeout() {
-        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)".into();
+        if e.is_connect() {
+            return format!("dial tcp {}: i/o timeout", addr());
+        }
+        return "net/http: timeout awaiting response headers (Client.Timeout exceeded while awaiting headers)".into();
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     let mut deepest = e.to_string();
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                let addr = e
-                    .url()
-                    .map(|u| {
-                        format!(
-                            "{}:{}",
-                            u.host_str().unwrap_or_default(),
-                            u.port_or_known_default().unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default();
-                return format!("dial tcp {addr}: connect: connection refused");
+                return format!("dial tcp {}: connect: connection refused", addr());
             }
         }
         deepest = s.to_string();

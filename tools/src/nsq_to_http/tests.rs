@@ -125,7 +125,7 @@ fn consumer_checks_as_go_nsq_s() {
     let opts = NsqOpts::default();
     assert_eq!(
         consumer_config(&opts, TOOL, -1, "t", "c").err(),
-        Some("invalid max_in_flight ! -1 < 0".to_string())
+        Some("invalid MaxInFlight ! -1 < 0".to_string())
     );
     assert_eq!(
         consumer_config(&opts, TOOL, 1, "t t", "c").err(),
