@@ -341,7 +341,7 @@ fn a_hung_request_times_out_and_is_requeued() {
         let topic = format!("hang-{label}");
         let mut extra = vec![
             format!("--post=http://{}/", server.addr()),
-            "--http-client-request-timeout=300ms".into(),
+            "--http-client-request-timeout=1s".into(),
         ];
         extra.extend(FAST_RETRY.iter().map(|s| s.to_string()));
         let s = Arc::clone(&seen);

@@ -1,37 +1,37 @@
 //! Request timings as bitly's timer_metrics v1.0.0 logs them for nsq_to_http and
 //! nsq_to_nsq: the last `status_every` durations kept in a ring, and each time the ring
 //! has gone round once more, one line `<prefix> finished <n> - 99th: <ms>ms - 95th: <ms>ms -
-//! avg: <ms>ms`. A `status_every` of 0 records nothing; under 100 warns at creation.
+//! avg: <ms>ms`. A `status_every` of 0 records nothing; under 100 warns at creation; a
+//! negative one logs every request on its own line, as timer_metrics does.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 struct Ring {
     timings: Vec<Duration>,
-    position: usize,
+    position: i64,
 }
 
 pub(crate) struct TimerMetrics {
-    status_every: usize,
+    status_every: i64,
     prefix: String,
     ring: Mutex<Ring>,
 }
 
 impl TimerMetrics {
-    /// timer_metrics' `NewTimerMetrics` (a negative count is taken as 0, which Go's
-    /// would make panic on its first record).
+    /// timer_metrics' `NewTimerMetrics`.
     pub(crate) fn new(status_every: i64, prefix: &str) -> TimerMetrics {
         if status_every > 0 && status_every < 100 {
             crate::golog::printf(&format!(
                 "Warning: use more than 100 status values for accurate percentiles (configured with {status_every})"
             ));
         }
-        let status_every = usize::try_from(status_every).unwrap_or(0);
+        let capacity = usize::try_from(status_every).unwrap_or(0).min(1 << 16);
         TimerMetrics {
             status_every,
             prefix: prefix.to_string(),
             ring: Mutex::new(Ring {
-                timings: Vec::with_capacity(status_every.min(1 << 16)),
+                timings: Vec::with_capacity(capacity),
                 position: 0,
             }),
         }
@@ -53,11 +53,11 @@ impl TimerMetrics {
             if looped {
                 r.position = 1;
             }
-            let p = r.position;
+            let p = usize::try_from(r.position).unwrap_or(1);
             if p > r.timings.len() {
                 r.timings.push(d);
-            } else {
-                r.timings[p - 1] = d;
+            } else if let Some(slot) = r.timings.get_mut(p - 1) {
+                *slot = d;
             }
             if !looped {
                 return;
