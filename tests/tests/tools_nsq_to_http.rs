@@ -521,3 +521,43 @@ fn sigterm_mid_stream_loses_nothing() {
         drop(server);
     }
 }
+
+#[test]
+fn finds_nsqd_through_nsqlookupd() {
+    let lookupd = nsq_tests::lookupd::start(&["--broadcast-address=127.0.0.1"]);
+    let dir = TempDir::new("to-http-lookupd");
+    let l = format!("--lookupd-tcp-address={}", lookupd.tcp_addr());
+    let nsqd = Nsqd::start(
+        &nsqd_bin(),
+        dir.path(),
+        &["--broadcast-address=127.0.0.1", &l],
+    );
+    for (label, bin) in both(TOOL) {
+        let (server, seen) = counting_server(|_, _| ok(200));
+        let topic = format!("lookup-{label}");
+        let bodies = unique_bodies(&topic, 20);
+        mpub_all(nsqd.tcp_addr(), &topic, &bodies, 20);
+        wait_for("the topic registered in nsqlookupd", LIMIT, || {
+            let r = http::get(lookupd.http_addr(), &format!("/lookup?topic={topic}"));
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            (v["producers"].as_array().map_or(0, Vec::len) == 1, v)
+        });
+        let args = vec![
+            format!("--topic={topic}"),
+            format!("--lookupd-http-address={}", lookupd.http_addr()),
+            format!("--post=http://{}/", server.addr()),
+        ];
+        let mut tool = Running::start(&bin, &args);
+        wait_until(
+            &format!("{label}: forwarded through lookupd"),
+            LIMIT,
+            || answered(&seen, two_xx).len() >= 20,
+        );
+        assert_eq!(tool.signal_and_wait("TERM").code(), Some(0), "{label}");
+        let got: HashSet<Vec<u8>> = answered(&seen, two_xx)
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(got, bodies.iter().cloned().collect(), "{label}");
+    }
+}

@@ -35,7 +35,10 @@ impl Publisher {
         content_type: &str,
         headers: Vec<(String, String)>,
     ) -> Result<Publisher, String> {
-        let mut b = reqwest::Client::builder().http1_title_case_headers();
+        // Go's deadline transport has no proxy (it ignores HTTP_PROXY and the like).
+        let mut b = reqwest::Client::builder()
+            .http1_title_case_headers()
+            .no_proxy();
         if let Some(c) = connect {
             b = b.connect_timeout(c);
         }
