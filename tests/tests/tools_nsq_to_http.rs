@@ -361,9 +361,10 @@ fn a_hung_request_times_out_and_is_requeued() {
         let c = http::channel_stats(nsqd.http_addr(), &topic, "nsq_to_http").expect("channel");
         assert_eq!(c["requeue_count"], 1, "{label}: {c}");
         assert!(
-            tool.stderr().contains(
-                "net/http: timeout awaiting response headers (Client.Timeout exceeded while awaiting headers)"
-            ),
+            // Go words it "context deadline exceeded" or "net/http: timeout awaiting
+            // response headers" depending on which of its two timers fires first.
+            tool.stderr()
+                .contains("(Client.Timeout exceeded while awaiting headers)"),
             "{label}: {}",
             tool.stderr()
         );
@@ -441,20 +442,16 @@ fn unreachable_endpoint_backs_off_without_a_busy_loop() {
             tool.stderr().contains("connection refused")
         });
         let cpu_before = testkit::cpu_secs(tool.pid()).expect("cpu");
-        let lines_before = tool.stderr().lines().count();
         let start = Instant::now();
         wait_until("watch window", Duration::from_secs(4), || {
             start.elapsed() >= Duration::from_secs(2)
         });
         let cpu = testkit::cpu_secs(tool.pid()).expect("cpu") - cpu_before;
-        let lines = tool.stderr().lines().count() - lines_before;
+        let lines = tool.stderr().lines().count();
         assert!(cpu < 0.5, "{label}: {cpu}s of CPU in 2s");
-        // Backoff: a handful of attempts, not a stream of them.
-        assert!(
-            lines < 40,
-            "{label}: {lines} log lines in 2s:\n{}",
-            tool.stderr()
-        );
+        // Backoff: the 50 messages in flight fail once each (a line each, as with Go's),
+        // then a handful of attempts, not a stream of them.
+        assert!(lines < 90, "{label}: {lines} log lines:\n{}", tool.stderr());
         assert_eq!(tool.signal_and_wait("TERM").code(), Some(0), "{label}");
         wait_for(
             &format!("{label}: every message back in nsqd"),
