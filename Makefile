@@ -11,7 +11,7 @@ DATA     ?= $(CURDIR)/data
 TARGET   ?= x86_64-unknown-linux-gnu
 # Where `dist` puts its binaries: cargo's target dir (honours CARGO_TARGET_DIR) per triple.
 DIST_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/$(TARGET)/release
-DIST_BINS := nsqd nsqlookupd nsqadmin to_nsq nsq_stat nsq_tail nsq_to_file
+DIST_BINS := nsqd nsqlookupd nsqadmin to_nsq nsq_stat nsq_tail nsq_to_file nsq_to_http nsq_to_nsq
 
 .PHONY: all build release run test lint unit compat compat-go compat-python compat-node browser reference deps dist dist-check clean soak
 
