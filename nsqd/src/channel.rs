@@ -78,8 +78,15 @@ struct State {
 }
 
 impl State {
-    /// The messages left flight or are back in a queue: release their disk records.
-    fn release<'a>(&mut self, ids: impl IntoIterator<Item = &'a MessageId>, count: &AtomicUsize) {
+    /// The messages left flight or are about to be back in a queue: release their disk
+    /// records. The moved watermark is synced as `--sync-every` says by the write that
+    /// follows (a requeue) or here when `commit` (a FIN).
+    fn release<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a MessageId>,
+        count: &AtomicUsize,
+        commit: bool,
+    ) {
         if self.held.is_empty() {
             return;
         }
@@ -89,6 +96,9 @@ impl State {
             }
         }
         count.store(self.held.len(), Ordering::Relaxed);
+        if commit {
+            self.backlog.commit_reads();
+        }
     }
 }
 
@@ -211,9 +221,10 @@ impl Channel {
 
     fn enqueue(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
         let mut st = lock(&self.state);
-        let pushed = st.backlog.push(msgs);
-        st.release(msgs.iter().map(|m| &m.id), &self.held_count);
-        pushed?;
+        // Released first: the write's sync then records the copy and the moved watermark
+        // together.
+        st.release(msgs.iter().map(|m| &m.id), &self.held_count, false);
+        st.backlog.push(msgs)?;
         wake_consumers(&mut st, msgs.len() as u64);
         Ok(())
     }
@@ -315,7 +326,7 @@ impl Channel {
         if self.held_count.load(Ordering::Relaxed) == 0 {
             return;
         }
-        lock(&self.state).release([id], &self.held_count);
+        lock(&self.state).release([id], &self.held_count, true);
     }
 
     /// REQ: back to the queue now (delay 0) or into the deferred set, due at `now + delay`.
@@ -400,10 +411,10 @@ impl Channel {
             self.timeout_count.fetch_add(timeouts, Ordering::Relaxed);
         }
         if !due.is_empty() {
+            st.release(due.iter().map(|m| &m.id), &self.held_count, false);
             if let Err(e) = st.backlog.push(&due) {
                 error!(topic = %self.topic_name, channel = %self.name, error = %e, "requeue of deferred messages failed");
             }
-            st.release(due.iter().map(|m| &m.id), &self.held_count);
             wake_consumers(&mut st, due.len() as u64);
         }
         if let Err(e) = st.backlog.tick(now) {

@@ -141,3 +141,17 @@ fn empty_forgets_what_was_held() {
     ch.empty().expect("empty");
     assert_eq!(held(&ch), 0);
 }
+
+#[test]
+fn with_sync_every_1_a_fin_is_synced_at_once() {
+    let dir = TempDir::new();
+    let ch = durable(&dir);
+    ch.put(&[Packed::from_messages(&[msg(1), msg(2)])])
+        .expect("put");
+    for m in take_all(&ch) {
+        ch.finished(&m.id);
+    }
+    drop(ch); // kill -9 right after the FINs: no scan, no close
+    let ch = durable(&dir);
+    assert!(take_all(&ch).is_empty());
+}

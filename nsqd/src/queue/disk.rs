@@ -321,10 +321,13 @@ impl DiskQueue {
         self.read_records(max, sink, true)
     }
 
-    /// Record `seq` of `read_held` is no longer outstanding. The watermark reaches the
-    /// metadata file at the next sync (the `sync_timeout` tick at the latest): no fsync here.
+    /// Record `seq` of `read_held` is no longer outstanding. If that moves the watermark
+    /// it counts as one operation toward `sync_every` (as a read or a write does), synced
+    /// by the caller's next write or `commit_reads` (or the `sync_timeout` tick).
     pub fn release(&mut self, seq: u64) {
-        self.watermark.release(seq);
+        if self.watermark.release(seq) {
+            self.ops_since_sync += 1;
+        }
     }
 
     /// No record is outstanding any more (clean shutdown, after writing them back).
@@ -357,8 +360,8 @@ impl DiskQueue {
         )
     }
 
-    /// The records read since the last sync are stored elsewhere: sync as `sync_every`
-    /// (or a file change) asks.
+    /// The records read since the last sync are stored elsewhere (or records were
+    /// released): sync as `sync_every` (or a file change) asks.
     pub fn commit_reads(&mut self) {
         self.sync_if_due();
     }

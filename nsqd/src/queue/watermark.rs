@@ -39,12 +39,13 @@ impl Watermark {
         seq
     }
 
-    /// The record `seq` is no longer outstanding (FIN, or back in the queue).
-    pub(crate) fn release(&mut self, seq: u64) {
+    /// The record `seq` is no longer outstanding (FIN, or back in the queue). Returns
+    /// whether that moved the watermark (it was the oldest).
+    pub(crate) fn release(&mut self, seq: u64) -> bool {
         let oldest = self.held.first_key_value().map(|(s, _)| *s);
-        if self.held.remove(&seq).is_some() && oldest == Some(seq) {
-            self.moved = true;
-        }
+        let moved = self.held.remove(&seq).is_some() && oldest == Some(seq);
+        self.moved |= moved;
+        moved
     }
 
     /// Nothing is outstanding any more (the queue was emptied, or closed cleanly after the
@@ -93,10 +94,10 @@ mod tests {
         let c = w.read((1, 0), true);
         assert_eq!(w.oldest(), Some(((0, 0), 4)));
         // Releasing a younger one does not move the watermark.
-        w.release(b);
+        assert!(!w.release(b));
         assert!(!w.moved());
         assert_eq!(w.oldest(), Some(((0, 0), 4)));
-        w.release(a);
+        assert!(w.release(a));
         assert!(w.moved());
         assert_eq!(w.oldest(), Some(((1, 0), 1)));
         w.synced();
