@@ -79,8 +79,9 @@ struct State {
 
 impl State {
     /// The messages left flight or are about to be back in a queue: release their disk
-    /// records. The moved watermark is synced as `--sync-every` says by the write that
-    /// follows (a requeue) or here when `commit` (a FIN).
+    /// records. The moved watermark is synced with the write that follows (a requeue), or
+    /// with the queue's next sync; when `commit` (a FIN) under `--sync-every=1`, at once
+    /// if nothing is outstanding any more.
     fn release<'a>(
         &mut self,
         ids: impl IntoIterator<Item = &'a MessageId>,
@@ -97,7 +98,7 @@ impl State {
         }
         count.store(self.held.len(), Ordering::Relaxed);
         if commit {
-            self.backlog.commit_reads();
+            self.backlog.commit_released();
         }
     }
 }

@@ -150,6 +150,13 @@ impl Backlog {
         }
     }
 
+    /// After releases (a FIN): see `DiskQueue::commit_released`.
+    pub fn commit_released(&mut self) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.commit_released();
+        }
+    }
+
     /// How many disk records are outstanding.
     #[cfg(test)]
     pub fn held_count(&self) -> usize {

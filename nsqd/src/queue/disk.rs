@@ -321,12 +321,22 @@ impl DiskQueue {
         self.read_records(max, sink, true)
     }
 
-    /// Record `seq` of `read_held` is no longer outstanding. If that moves the watermark
-    /// it counts as one operation toward `sync_every` (as a read or a write does), synced
-    /// by the caller's next write or `commit_reads` (or the `sync_timeout` tick).
+    /// Record `seq` of `read_held` is no longer outstanding. No sync here: the moved
+    /// watermark goes to the metadata file with the next sync the queue does anyway (a
+    /// read or write under `sync_every`, the `sync_timeout` tick), or `commit_released`.
     pub fn release(&mut self, seq: u64) {
-        if self.watermark.release(seq) {
-            self.ops_since_sync += 1;
+        self.watermark.release(seq);
+    }
+
+    /// After releases: with `sync_every` 1 (sync after every operation), once nothing is
+    /// outstanding any more, sync the moved watermark now, so a kill after everything was
+    /// finished re-delivers nothing. While records stay outstanding, the reads that go on
+    /// sync it (or the tick does): no fsync per release.
+    pub fn commit_released(&mut self) {
+        if self.opts.sync_every <= 1 && self.watermark.moved() && self.watermark.len() == 0 {
+            if let Err(e) = self.sync() {
+                error!(queue = %self.opts.name, error = %e, "disk queue sync failed");
+            }
         }
     }
 
@@ -360,8 +370,8 @@ impl DiskQueue {
         )
     }
 
-    /// The records read since the last sync are stored elsewhere (or records were
-    /// released): sync as `sync_every` (or a file change) asks.
+    /// The records read since the last sync are stored elsewhere: sync as `sync_every`
+    /// (or a file change) asks.
     pub fn commit_reads(&mut self) {
         self.sync_if_due();
     }

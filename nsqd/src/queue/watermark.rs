@@ -66,7 +66,6 @@ impl Watermark {
         })
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.held.len()
     }
