@@ -330,6 +330,18 @@ impl Channel {
         lock(&self.state).release([id], &self.held_count, true);
     }
 
+    /// Whether any disk record is held (a FIN then has something to release).
+    pub(crate) fn holds_any(&self) -> bool {
+        self.held_count.load(Ordering::Relaxed) > 0
+    }
+
+    /// `finished` for the FINs of one read from a client: one lock hold.
+    pub(crate) fn finished_all(&self, ids: &[MessageId]) {
+        if self.holds_any() {
+            lock(&self.state).release(ids, &self.held_count, true);
+        }
+    }
+
     /// REQ: back to the queue now (delay 0) or into the deferred set, due at `now + delay`.
     pub(crate) fn requeue(
         &self,

@@ -135,7 +135,9 @@ impl Session {
         let removed = self.table().remove(&id);
         match removed {
             Some(entry) if entry.epoch == sub.channel.epoch() => {
-                sub.channel.finished(&id);
+                if sub.channel.holds_any() {
+                    self.fin_held.push(id);
+                }
                 if let Some(e2e) = &sub.channel.e2e {
                     let ns = daemon::clock::unix_nanos().saturating_sub(entry.msg.timestamp);
                     e2e.record(ns.max(0) as u64);
@@ -152,6 +154,12 @@ impl Session {
 
     /// Apply the FINs counted since the last call to the channel's and client's counters.
     pub(in crate::tcp) fn apply_fins(&mut self) {
+        if !self.fin_held.is_empty() {
+            if let Some(sub) = &self.sub {
+                sub.channel.finished_all(&self.fin_held);
+            }
+            self.fin_held.clear();
+        }
         let (epoch, n) = std::mem::take(&mut self.fin_tally);
         if n == 0 {
             return;
