@@ -6,7 +6,13 @@
 //! was sent (only that client may FIN/REQ/TOUCH them), so the hot path takes this channel's
 //! lock once per batch of deliveries and never per FIN. The channel only keeps the count,
 //! and an `epoch` that `empty` bumps so that clients drop messages delivered before it.
+//!
+//! Beyond Go, a message taken from the disk queue stays outstanding there (`held`: message
+//! ID → disk read sequence) until it is FINished or back in a queue (REQ, timeout, a
+//! deferral coming due), so that the read position synced to disk never passes it and a
+//! `kill -9` re-delivers it.
 
+use crate::client::inflight::IdHasher;
 use crate::client::ClientShared;
 use crate::deadletter::{Defaults, LimitStats, Limits, Overdue};
 use crate::e2e::E2eLatency;
@@ -14,8 +20,9 @@ use crate::lock;
 use crate::queue::{Backlog, DiskQueueError, Packed};
 use protocol::{Message, MessageId};
 use std::cmp::{Ordering as CmpOrdering, Reverse};
-use std::collections::{BinaryHeap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{error, warn};
@@ -64,6 +71,40 @@ struct State {
     seq: u64,
     consumers: Vec<Arc<ClientShared>>,
     wake_cursor: usize,
+    /// Messages taken from disk and still outstanding: ID → disk read sequence.
+    held: HashMap<u128, u64, BuildHasherDefault<IdHasher>>,
+    /// Scratch for the sequences of one `take`.
+    held_seqs: Vec<u64>,
+}
+
+impl State {
+    /// The messages left flight or are about to be back in a queue: release their disk
+    /// records. The moved watermark is synced with the write that follows (a requeue), or
+    /// with the queue's next sync; when `commit` (a FIN) under `--sync-every=1`, at once
+    /// if nothing is outstanding any more.
+    fn release<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a MessageId>,
+        count: &AtomicUsize,
+        commit: bool,
+    ) {
+        if self.held.is_empty() {
+            return;
+        }
+        for id in ids {
+            if let Some(seq) = self.held.remove(&held_key(id)) {
+                self.backlog.release(seq);
+            }
+        }
+        count.store(self.held.len(), Ordering::Relaxed);
+        if commit {
+            self.backlog.commit_released();
+        }
+    }
+}
+
+fn held_key(id: &MessageId) -> u128 {
+    u128::from_le_bytes(id.0)
 }
 
 /// Why a REQ/deferral could not be applied.
@@ -97,6 +138,8 @@ pub(crate) struct Channel {
     pub(crate) timeout_count: AtomicU64,
     in_flight: AtomicU64,
     deferred: AtomicU64,
+    /// `state.held.len()`, so that a FIN need not lock when nothing is held.
+    held_count: AtomicUsize,
     max_consumers: usize,
     /// Publish-to-FIN latencies, when percentiles are configured.
     pub(crate) e2e: Option<E2eLatency>,
@@ -143,6 +186,8 @@ impl Channel {
                 seq: 0,
                 consumers: Vec::new(),
                 wake_cursor: 0,
+                held: HashMap::default(),
+                held_seqs: Vec::new(),
             }),
             paused: AtomicBool::new(false),
             exiting: AtomicBool::new(false),
@@ -152,6 +197,7 @@ impl Channel {
             timeout_count: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
+            held_count: AtomicUsize::new(0),
             max_consumers,
             e2e: e2e_window.map(E2eLatency::new),
             limits: Limits::new(topic_name, Defaults::default()),
@@ -176,6 +222,9 @@ impl Channel {
 
     fn enqueue(&self, msgs: &[Message]) -> Result<(), DiskQueueError> {
         let mut st = lock(&self.state);
+        // Released first: the write's sync then records the copy and the moved watermark
+        // together.
+        st.release(msgs.iter().map(|m| &m.id), &self.held_count, false);
         st.backlog.push(msgs)?;
         wake_consumers(&mut st, msgs.len() as u64);
         Ok(())
@@ -232,9 +281,24 @@ impl Channel {
         }
         let mut st = lock(&self.state);
         let before = out.len();
-        if let Err(e) = st.backlog.pop_into(max, out) {
+        let mut seqs = std::mem::take(&mut st.held_seqs);
+        if let Err(e) = st.backlog.pop_into_held(max, out, &mut seqs) {
             error!(topic = %self.topic_name, channel = %self.name, error = %e, "disk queue read failed");
         }
+        if !seqs.is_empty() {
+            let from_disk = out.len() - seqs.len();
+            for (msg, &seq) in out[from_disk..].iter().zip(&seqs) {
+                if let Some(older) = st.held.insert(held_key(&msg.id), seq) {
+                    // A second copy of an outstanding message (a crash re-delivered the
+                    // original after its requeued copy): the older record holds for both.
+                    st.held.insert(held_key(&msg.id), older);
+                    st.backlog.release(seq);
+                }
+            }
+            self.held_count.store(st.held.len(), Ordering::Relaxed);
+            seqs.clear();
+        }
+        st.held_seqs = seqs;
         self.limits.filter(out, before, over);
         self.in_flight
             .fetch_add((out.len() - before) as u64, Ordering::Relaxed);
@@ -257,6 +321,27 @@ impl Channel {
             });
     }
 
+    /// A message was FINished (or dropped by sampling): its disk record, if any, is no
+    /// longer outstanding. Locks only while something is held.
+    pub(crate) fn finished(&self, id: &MessageId) {
+        if self.held_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        lock(&self.state).release([id], &self.held_count, true);
+    }
+
+    /// Whether any disk record is held (a FIN then has something to release).
+    pub(crate) fn holds_any(&self) -> bool {
+        self.held_count.load(Ordering::Relaxed) > 0
+    }
+
+    /// `finished` for the FINs of one read from a client: one lock hold.
+    pub(crate) fn finished_all(&self, ids: &[MessageId]) {
+        if self.holds_any() {
+            lock(&self.state).release(ids, &self.held_count, true);
+        }
+    }
+
     /// REQ: back to the queue now (delay 0) or into the deferred set, due at `now + delay`.
     pub(crate) fn requeue(
         &self,
@@ -274,7 +359,13 @@ impl Channel {
             self.enqueue(std::slice::from_ref(&msg))?;
             Ok(())
         } else {
-            self.defer(msg, now + delay, TimedKind::Deferred)
+            // Deferred, it stays outstanding until it comes due (or is lost if refused).
+            let id = msg.id;
+            let deferred = self.defer(msg, now + delay, TimedKind::Deferred);
+            if deferred.is_err() {
+                self.finished(&id);
+            }
+            deferred
         }
     }
 
@@ -333,6 +424,7 @@ impl Channel {
             self.timeout_count.fetch_add(timeouts, Ordering::Relaxed);
         }
         if !due.is_empty() {
+            st.release(due.iter().map(|m| &m.id), &self.held_count, false);
             if let Err(e) = st.backlog.push(&due) {
                 error!(topic = %self.topic_name, channel = %self.name, error = %e, "requeue of deferred messages failed");
             }
@@ -412,6 +504,8 @@ impl Channel {
         st.timed.clear();
         st.deferred_ids.clear();
         st.orphan_ids.clear();
+        st.held.clear();
+        self.held_count.store(0, Ordering::Relaxed);
         self.in_flight.store(0, Ordering::Relaxed);
         self.deferred.store(0, Ordering::Relaxed);
         for c in &st.consumers {
@@ -523,3 +617,7 @@ fn wake_consumers(st: &mut State, n: u64) {
 #[cfg(test)]
 #[path = "channel_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "channel_held_tests.rs"]
+mod held_tests;

@@ -70,9 +70,24 @@ impl Backlog {
         }
     }
 
-    /// Take up to `max` messages from the head (memory first, then disk), decoded. Memory
-    /// runs are decoded in place (no split: this is every consumer's delivery path).
+    /// Take up to `max` messages from the head (memory first, then disk), decoded. The
+    /// channel uses `pop_into_held`, which also tracks what it took from disk.
+    #[cfg(test)]
     pub fn pop_into(&mut self, max: usize, out: &mut Vec<Message>) -> Result<(), DiskQueueError> {
+        let want = max - self.pop_mem_into(max, out);
+        if want > 0 {
+            if let Some(mut run) = self.read_disk(want, true)? {
+                while let Some(m) = run.pop_front() {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The memory part of `pop_into`: returns how many were taken. Memory runs are decoded
+    /// in place (no split: this is every consumer's delivery path).
+    fn pop_mem_into(&mut self, max: usize, out: &mut Vec<Message>) -> usize {
         let mut want = max;
         while want > 0 {
             let Some(front) = self.mem.front_mut() else {
@@ -89,14 +104,63 @@ impl Backlog {
                 self.mem.pop_front();
             }
         }
-        if want > 0 {
-            if let Some(mut run) = self.read_disk(want, true)? {
-                while let Some(m) = run.pop_front() {
-                    out.push(m);
-                }
+        max - want
+    }
+
+    /// `pop_into`, but the messages read from disk stay outstanding there until
+    /// `release(seq)`: their sequences are appended to `seqs`, one per disk message, in
+    /// order (they are the last `seqs.len()` messages pushed to `out`). Messages taken
+    /// from memory are not tracked (memory is lost on a crash in any case).
+    pub fn pop_into_held(
+        &mut self,
+        max: usize,
+        out: &mut Vec<Message>,
+        seqs: &mut Vec<u64>,
+    ) -> Result<(), DiskQueueError> {
+        let want = max - self.pop_mem_into(max, out);
+        let Some(disk) = self.disk.as_mut() else {
+            return Ok(());
+        };
+        if want == 0 || !disk.is_readable() {
+            return Ok(());
+        }
+        let mut run = PackedBuilder::with_capacity(want.min(DISK_READ_HINT) * 256);
+        disk.read_held(want, |payload, seq| {
+            if run.push_payload(payload) {
+                seqs.push(seq);
+                true
+            } else {
+                warn!(len = payload.len(), "skipping corrupt disk queue record");
+                false
+            }
+        })?;
+        if !run.is_empty() {
+            let mut run = run.finish();
+            while let Some(m) = run.pop_front() {
+                out.push(m);
             }
         }
         Ok(())
+    }
+
+    /// Record `seq` of `pop_into_held` is no longer outstanding.
+    pub fn release(&mut self, seq: u64) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.release(seq);
+        }
+    }
+
+    /// After releases (a FIN): see `DiskQueue::commit_released`.
+    pub fn commit_released(&mut self) {
+        if let Some(disk) = self.disk.as_mut() {
+            disk.commit_released();
+        }
+    }
+
+    /// How many disk records are outstanding.
+    #[cfg(test)]
+    pub fn held_count(&self) -> usize {
+        self.disk.as_ref().map_or(0, DiskQueue::held_count)
     }
 
     /// Take up to `max` messages from the head as runs, without decoding them (a topic
@@ -199,6 +263,9 @@ impl Backlog {
         for run in self.mem.drain(..) {
             disk.put_framed(run.framed())?;
         }
+        // What was outstanding is written back above (`extra`): the real read position
+        // is the one to keep, as Go nsqd v1.3.0 does on exit.
+        disk.release_all();
         disk.close()
     }
 

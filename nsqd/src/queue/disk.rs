@@ -23,8 +23,12 @@
 //! A file the reader has left is deleted at the next sync, not before, so a crash never
 //! leaves metadata pointing into a deleted file; and `read_uncommitted` lets a caller that
 //! moves records to another queue (a topic into its channels) hold the read position back
-//! until they are stored there (`commit_reads`), where Go has a window of loss.
+//! until they are stored there (`commit_reads`), where Go has a window of loss. Beyond Go,
+//! `read_held` keeps each record outstanding until `release` (a channel: until FIN, or until
+//! the message is back in a queue): the synced read position stays at the oldest outstanding
+//! record (`watermark.rs`), and its file is kept, so a crash re-delivers it.
 
+use crate::queue::watermark::Watermark;
 #[cfg(test)]
 use bytes::Bytes;
 use std::collections::hash_map::RandomState;
@@ -160,9 +164,12 @@ pub struct DiskQueue {
     /// A file change happened that must reach the metadata soon (Go's `needSync`).
     need_sync: bool,
     last_sync: Instant,
-    /// Files the reader has left, removed once the metadata no longer points into them
-    /// (after the next sync), so a crash in between never finds its read file missing.
-    removals: Vec<PathBuf>,
+    /// Numbers of the files the reader has left, removed once the metadata no longer
+    /// points into them (after the next sync, and once no outstanding record is in them),
+    /// so a crash in between never finds its read file missing.
+    removals: Vec<i64>,
+    /// Records handed over by `read_held` and not yet released.
+    watermark: Watermark,
 }
 
 impl std::fmt::Debug for DiskQueue {
@@ -192,6 +199,7 @@ impl DiskQueue {
             need_sync: false,
             last_sync: Instant::now(),
             removals: Vec::new(),
+            watermark: Watermark::default(),
         };
         q.load_metadata()?;
         // Metadata whose read position already equals the write position cannot be right
@@ -292,9 +300,58 @@ impl DiskQueue {
     pub fn read_with(
         &mut self,
         max: usize,
-        sink: impl FnMut(&[u8]),
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<usize, DiskQueueError> {
+        self.read_records(
+            max,
+            |p, _| {
+                sink(p);
+                false
+            },
+            true,
+        )
+    }
+
+    /// Like `read_with`, but each record whose `sink(payload, seq)` returns true stays
+    /// outstanding until `release(seq)`: the read position synced to the metadata file does
+    /// not pass it, and its file is kept. A crash re-delivers it (and what was read after
+    /// it). For a reader that hands records to consumers and forgets them only on FIN.
+    pub fn read_held(
+        &mut self,
+        max: usize,
+        sink: impl FnMut(&[u8], u64) -> bool,
     ) -> Result<usize, DiskQueueError> {
         self.read_records(max, sink, true)
+    }
+
+    /// Record `seq` of `read_held` is no longer outstanding. No sync here: the moved
+    /// watermark goes to the metadata file with the next sync the queue does anyway (a
+    /// read or write under `sync_every`, the `sync_timeout` tick), or `commit_released`.
+    pub fn release(&mut self, seq: u64) {
+        self.watermark.release(seq);
+    }
+
+    /// After releases: with `sync_every` 1 (sync after every operation), once nothing is
+    /// outstanding any more, sync the moved watermark now, so a kill after everything was
+    /// finished re-delivers nothing. While records stay outstanding, the reads that go on
+    /// sync it (or the tick does): no fsync per release.
+    pub fn commit_released(&mut self) {
+        if self.opts.sync_every <= 1 && self.watermark.moved() && self.watermark.len() == 0 {
+            if let Err(e) = self.sync() {
+                error!(queue = %self.opts.name, error = %e, "disk queue sync failed");
+            }
+        }
+    }
+
+    /// No record is outstanding any more (clean shutdown, after writing them back).
+    pub fn release_all(&mut self) {
+        self.watermark.release_all();
+    }
+
+    /// How many records of `read_held` are outstanding.
+    #[cfg(test)]
+    pub fn held_count(&self) -> usize {
+        self.watermark.len()
     }
 
     /// Like `read_with`, but the new read position is not synced (whatever
@@ -304,9 +361,16 @@ impl DiskQueue {
     pub fn read_uncommitted(
         &mut self,
         max: usize,
-        sink: impl FnMut(&[u8]),
+        mut sink: impl FnMut(&[u8]),
     ) -> Result<usize, DiskQueueError> {
-        self.read_records(max, sink, false)
+        self.read_records(
+            max,
+            |p, _| {
+                sink(p);
+                false
+            },
+            false,
+        )
     }
 
     /// The records read since the last sync are stored elsewhere: sync as `sync_every`
@@ -318,7 +382,7 @@ impl DiskQueue {
     fn read_records(
         &mut self,
         max: usize,
-        mut sink: impl FnMut(&[u8]),
+        mut sink: impl FnMut(&[u8], u64) -> bool,
         commit: bool,
     ) -> Result<usize, DiskQueueError> {
         let mut n = 0;
@@ -367,6 +431,7 @@ impl DiskQueue {
         }
         self.persist_metadata()?;
         self.need_sync = false;
+        self.watermark.synced();
         self.remove_left_files();
         Ok(())
     }
@@ -374,7 +439,7 @@ impl DiskQueue {
     /// Periodic call (nsqd: every ~100 ms): syncs if anything happened since the last sync
     /// and `sync_timeout` has passed since it.
     pub fn tick(&mut self, now: Instant) -> Result<(), DiskQueueError> {
-        let active = self.ops_since_sync > 0 || self.need_sync;
+        let active = self.ops_since_sync > 0 || self.need_sync || self.watermark.moved();
         if active && now.saturating_duration_since(self.last_sync) >= self.opts.sync_timeout {
             self.sync()
         } else {
@@ -387,6 +452,7 @@ impl DiskQueue {
     /// back at the next sync.
     pub fn empty(&mut self) -> Result<(), DiskQueueError> {
         info!(queue = %self.opts.name, "disk queue emptying");
+        self.watermark.release_all();
         self.remove_left_files();
         let files = self.skip_to_next_rw_file();
         let meta = self.meta_file();
@@ -399,15 +465,32 @@ impl DiskQueue {
         meta_result.and(files)
     }
 
-    /// Deletes the files the reader has left (the metadata no longer points into them).
+    /// Deletes the files the reader has left (the metadata no longer points into them),
+    /// but for those an outstanding record is still in.
     fn remove_left_files(&mut self) {
-        for path in self.removals.drain(..) {
+        let keep_from = self.committed().file;
+        let mut kept = Vec::new();
+        for num in std::mem::take(&mut self.removals) {
+            if num >= keep_from {
+                kept.push(num);
+                continue;
+            }
+            let path = self.data_file(num);
             if let Err(e) = fs::remove_file(&path) {
                 if e.kind() != io::ErrorKind::NotFound {
                     error!(queue = %self.opts.name, file = %path.display(), error = %e, "disk queue failed to remove file");
                 }
             }
         }
+        self.removals = kept;
+    }
+
+    /// The read position the metadata records: the start of the oldest outstanding record
+    /// of `read_held`, else the read position.
+    fn committed(&self) -> Position {
+        self.watermark
+            .oldest()
+            .map_or(self.read, |((file, pos), _)| Position::at(file, pos))
     }
 
     /// Syncs and closes (shutdown).
@@ -513,7 +596,7 @@ impl DiskQueue {
 
     /// Reads and consumes the next record, handing its payload to `sink`; false when the
     /// reader is at the writer.
-    fn read_one(&mut self, sink: &mut impl FnMut(&[u8])) -> Result<bool, ReadFailure> {
+    fn read_one(&mut self, sink: &mut impl FnMut(&[u8], u64) -> bool) -> Result<bool, ReadFailure> {
         loop {
             if !self.is_readable() {
                 if let Some(cursor) = self.cursor.as_mut() {
@@ -536,7 +619,9 @@ impl DiskQueue {
             }
             let (min, max) = (self.opts.min_msg_size, self.opts.max_msg_size);
             let rec = cursor.next_record(self.read.pos, limit, min, max)?;
-            sink(&cursor.buf[rec.clone()]);
+            let start = (self.read.file, self.read.pos);
+            let hold = sink(&cursor.buf[rec.clone()], self.watermark.next_seq());
+            self.watermark.read(start, hold);
             self.read.pos += PREFIX + rec.len() as i64;
             self.depth -= 1;
             if finished && self.read.pos >= limit {
@@ -585,7 +670,7 @@ impl DiskQueue {
     /// the next sync (which this asks for).
     fn leave_read_file(&mut self) {
         self.cursor = None;
-        self.removals.push(self.data_file(self.read.file));
+        self.removals.push(self.read.file);
         self.read.file += 1;
         self.read.pos = 0;
         self.need_sync = true;
@@ -672,6 +757,8 @@ impl DiskQueue {
     /// Removes the files from the read file to the write file and starts both in a fresh
     /// file with depth 0. Returns the first removal error (after trying every file).
     fn skip_to_next_rw_file(&mut self) -> Result<(), DiskQueueError> {
+        // What was outstanding was in the files removed here.
+        self.watermark.release_all();
         self.cursor = None;
         self.write_file = None;
         let mut first_err = None;
@@ -720,9 +807,18 @@ impl DiskQueue {
             RandomState::new().build_hasher().finish() >> 1
         ));
         let tmp = PathBuf::from(tmp);
+        // Records read after the oldest outstanding one are read again after a crash.
+        let (read, held_span) = match self.watermark.oldest() {
+            Some(((file, pos), span)) => (Position::at(file, pos), span),
+            None => (self.read, 0),
+        };
         let text = format!(
             "{}\n{},{}\n{},{}\n",
-            self.depth, self.read.file, self.read.pos, self.write.file, self.write.pos
+            self.depth + held_span,
+            read.file,
+            read.pos,
+            self.write.file,
+            self.write.pos
         );
         let result = (|| {
             let mut file = create_options().write(true).truncate(true).open(&tmp)?;
@@ -1092,6 +1188,10 @@ impl ReadCursor {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "disk_held_tests.rs"]
+mod held_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests fail loudly by design

@@ -60,6 +60,9 @@ pub(crate) struct Session {
     /// per read (`apply_fins`), not per FIN, so consumers of one channel do not bounce its
     /// counter's cache line between cores for every message.
     pub(super) fin_tally: (u64, u64),
+    /// IDs FINished since the last `apply_fins` whose disk records the channel holds:
+    /// released there in one lock hold.
+    pub(super) fin_held: Vec<protocol::MessageId>,
     pub(super) rng: u64,
     /// What AUTH granted (auth servers configured only).
     pub(super) auth: Option<AuthState>,
@@ -96,6 +99,7 @@ impl Session {
             over_buf: Vec::new(),
             frame_bytes: crate::tcp::handlers::messages::ROUND_BYTES,
             fin_tally: (0, 0),
+            fin_held: Vec::new(),
             rng: id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             auth: None,
         }

@@ -57,6 +57,7 @@ impl Session {
             let mut sent = 0u64;
             let mut dropped = 0u64;
             let mut largest = 0usize;
+            let mut sampled_out = Vec::new();
             let msgs = std::mem::take(&mut self.take_buf);
             {
                 let mut table = crate::lock(&self.client.inflight);
@@ -64,6 +65,7 @@ impl Session {
                     let rate = self.settings.sample_rate;
                     if rate > 0 && next_percent(&mut self.rng) > rate {
                         dropped += 1;
+                        sampled_out.push(msg.id);
                         continue;
                     }
                     msg.attempts = msg.attempts.wrapping_add(1);
@@ -91,6 +93,10 @@ impl Session {
             }
             if dropped > 0 {
                 channel.in_flight_done(epoch, dropped);
+                // Sampled out counts as done (as in Go): its disk record is released.
+                for id in &sampled_out {
+                    channel.finished(id);
+                }
             }
             self.client.in_flight.fetch_add(sent, Ordering::Relaxed);
             self.client.message_count.fetch_add(sent, Ordering::Relaxed);
@@ -104,16 +110,21 @@ impl Session {
     /// the dead-letter topic refused them (they went back to the channel).
     fn settle_overdue(&mut self, channel: &Arc<Channel>) -> bool {
         let over = std::mem::take(&mut self.over_buf);
+        // Dead-lettered, dropped or put back: their disk records are released after.
+        let ids: Vec<protocol::MessageId> = over.iter().map(|o| o.msg.id).collect();
+        let release = |channel: &Channel| ids.iter().for_each(|id| channel.finished(id));
         let expired = over.iter().filter(|o| o.expired).count() as u64;
         let dead: Vec<Message> = over.into_iter().filter(|o| o.dead).map(|o| o.msg).collect();
         if !dead.is_empty() {
             if let Err(e) = self.ctx.dead_letter(&channel.topic_name, &dead) {
                 warn!(topic = %channel.topic_name, channel = %channel.name, error = %e, "dead-letter failed, messages requeued");
                 channel.put_back(&dead);
+                release(channel);
                 return false;
             }
         }
         channel.overdue_done(dead.len() as u64, expired);
+        release(channel);
         true
     }
 
@@ -124,6 +135,9 @@ impl Session {
         let removed = self.table().remove(&id);
         match removed {
             Some(entry) if entry.epoch == sub.channel.epoch() => {
+                if sub.channel.holds_any() {
+                    self.fin_held.push(id);
+                }
                 if let Some(e2e) = &sub.channel.e2e {
                     let ns = daemon::clock::unix_nanos().saturating_sub(entry.msg.timestamp);
                     e2e.record(ns.max(0) as u64);
@@ -140,6 +154,12 @@ impl Session {
 
     /// Apply the FINs counted since the last call to the channel's and client's counters.
     pub(in crate::tcp) fn apply_fins(&mut self) {
+        if !self.fin_held.is_empty() {
+            if let Some(sub) = &self.sub {
+                sub.channel.finished_all(&self.fin_held);
+            }
+            self.fin_held.clear();
+        }
         let (epoch, n) = std::mem::take(&mut self.fin_tally);
         if n == 0 {
             return;
@@ -175,6 +195,7 @@ impl Session {
             {
                 Ok(()) => {
                     sub.channel.dead_lettered_in_flight(entry.epoch);
+                    sub.channel.finished(&id);
                     return Ok(());
                 }
                 Err(e) => {
