@@ -837,7 +837,9 @@ impl DiskQueue {
         match fs::read(&path) {
             Ok(text) => {
                 let (values, parsed) = parse_metadata(&text);
-                if parsed < values.len() {
+                // File numbers and offsets below 0 are damage too (no write makes them).
+                let negative = values[1..].iter().any(|&v| v < 0);
+                if parsed < values.len() || negative {
                     // Go uses the fields before the error (zeros for the rest), which
                     // puts the writer over the first file's data; read what the data
                     // files hold instead, as when the metadata is missing.

@@ -97,3 +97,17 @@ fn metadata_with_the_read_file_past_the_write_file() {
     assert!(drain(&mut q).is_empty());
     assert_usable(&mut q);
 }
+
+#[test]
+fn metadata_with_negative_offsets() {
+    // Found by the diskqueue fuzz target in CI: read and write at file 0, offset -5, and a
+    // data file 2 of one byte.
+    let dir = TempDir::new();
+    fs::write(dir.0.join("g.diskqueue.meta.dat"), "78\n0,-5\n0,-5\n16\n").unwrap();
+    fs::write(dir.0.join("g.diskqueue.000002.dat"), b"0").unwrap();
+    fs::write(dir.0.join("g.diskqueue.000003.dat"), b"").unwrap();
+    fs::write(dir.0.join("g.diskqueue.000004.dat"), b"").unwrap();
+    let mut q = open(&dir);
+    let _ = drain(&mut q);
+    assert_usable(&mut q);
+}
