@@ -84,7 +84,21 @@ pub(crate) fn check_sources(nsqd_tcp: &[String], lookupd_http: &[String]) -> Res
 }
 
 /// A two-worker runtime (the tools are small); failing to make one is fatal.
-pub(crate) fn runtime() -> tokio::runtime::Runtime {
+/// Runs a tool's work on a fresh runtime to its end: exit status 0, or Go's `FATAL` line and
+/// status 1 for an error. Tasks still running (a stopped consumer's) are not waited for.
+pub(crate) fn run_to_exit(
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> std::process::ExitCode {
+    let runtime = runtime();
+    let result = runtime.block_on(work);
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => crate::golog::fatal(&e),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

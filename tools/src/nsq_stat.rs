@@ -91,8 +91,7 @@ fn check(c: &Config) -> Result<Settings, String> {
 pub fn main() -> ExitCode {
     let config = cli::parse_or_exit(TOOL, OPTIONS, Config::default());
     let settings = check(&config).unwrap_or_else(|e| golog::fatal(&e));
-    let runtime = cli::runtime();
-    let result = runtime.block_on(async {
+    cli::run_to_exit(async {
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(|e| e.to_string())?;
         let shutdown = daemon::signals::shutdown_token().map_err(|e| e.to_string())?;
@@ -101,12 +100,7 @@ pub fn main() -> ExitCode {
             () = shutdown.cancelled() => Ok(()),
             _ = hangup.recv() => Ok(()),
         }
-    });
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    })
 }
 
 /// The header Go prints every 25 rounds.

@@ -96,13 +96,7 @@ pub fn main() -> ExitCode {
     if config.total_messages > 0 && config.total_messages < config.max_in_flight {
         config.max_in_flight = config.total_messages;
     }
-    let runtime = cli::runtime();
-    let result = runtime.block_on(run(config));
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    cli::run_to_exit(run(config))
 }
 
 async fn run(config: Config) -> Result<(), String> {

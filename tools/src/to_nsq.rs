@@ -59,13 +59,7 @@ pub fn main() -> ExitCode {
     if producers.is_empty() {
         golog::fatal("--nsqd-tcp-address required");
     }
-    let runtime = cli::runtime();
-    let result = runtime.block_on(run(&config, delimiter, &producers));
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    cli::run_to_exit(run(&config, delimiter, &producers))
 }
 
 async fn run(config: &Config, delimiter: u8, producers: &[Producer]) -> Result<(), String> {

@@ -258,13 +258,7 @@ pub fn main() -> ExitCode {
         prefix: config.log_prefix.clone(),
         level,
     });
-    let runtime = cli::runtime();
-    let result = runtime.block_on(discover(Arc::new(settings), log));
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    cli::run_to_exit(discover(Arc::new(settings), log))
 }
 
 /// One topic's loop, as the discoverer holds it.

@@ -215,13 +215,7 @@ pub fn main() -> ExitCode {
     let config = cli::parse_or_exit(TOOL, OPTIONS, Config::default());
     golog::init();
     let settings = check(&config).unwrap_or_else(|e| golog::fatal(&e));
-    let runtime = cli::runtime();
-    let result = runtime.block_on(run(config, settings));
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    cli::run_to_exit(run(config, settings))
 }
 
 /// go-nsq's `NewConsumer` checks: the configuration, then the names.

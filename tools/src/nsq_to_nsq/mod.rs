@@ -158,13 +158,7 @@ pub fn main() -> ExitCode {
     let config = cli::parse_or_exit(TOOL, OPTIONS, Config::default());
     golog::init();
     let round_robin = check(&config).unwrap_or_else(|e| golog::fatal(&e));
-    let runtime = cli::runtime();
-    let result = runtime.block_on(run(config, round_robin));
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => golog::fatal(&e),
-    }
+    cli::run_to_exit(run(config, round_robin))
 }
 
 async fn run(config: Config, round_robin: bool) -> Result<(), String> {
